@@ -1,0 +1,56 @@
+#pragma once
+#include <remora/http/message.hpp>
+#include <remora/http/util.hpp>
+
+namespace remora::http {
+
+REMORA_DECL std::string_view request::header(std::string_view name) const noexcept {
+  for (auto& h : headers)
+    if (iequals(h.name, name)) return h.value;
+  return {};
+}
+
+REMORA_DECL bool request::has_header(std::string_view name) const noexcept {
+  for (auto& h : headers)
+    if (iequals(h.name, name)) return true;
+  return false;
+}
+
+REMORA_DECL void response::set_header(std::string_view name, std::string_view value) {
+  for (auto& h : headers)
+    if (iequals(h.first, name)) { h.second.assign(value); return; }
+  headers.emplace_back(std::string(name), std::string(value));
+}
+
+REMORA_DECL std::string_view response::header(std::string_view name) const noexcept {
+  for (auto& h : headers)
+    if (iequals(h.first, name)) return h.second;
+  return {};
+}
+
+REMORA_DECL void response::error_page(unsigned s) {
+  status = s;
+  headers.clear();
+  file.reset();
+  file_offset = file_length = 0;
+  set_header("Content-Type", "text/html");
+  body.assign("<html><body><h1>");
+  body.append(std::to_string(s)).append(" ").append(status_text(s));
+  body.append("</h1><p>").append(server_name).append("</p></body></html>");
+}
+
+REMORA_DECL void response::redirect(unsigned s, std::string_view location) {
+  error_page(s);
+  set_header("Location", location);
+}
+
+REMORA_DECL void response::reset() {
+  status = 200;
+  headers.clear();
+  body.clear();
+  file.reset();
+  file_offset = file_length = 0;
+  close = false;
+}
+
+}  // namespace remora::http

@@ -1,0 +1,56 @@
+// Small HTTP parsers and formatters with no I/O: target decoding, dates, ranges, ETags.
+// Each is fuzzed (tests/fuzz) and unit tested.
+#pragma once
+#include <remora/config.hpp>
+
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace remora::http {
+
+// Reason phrase for a status code ("Unknown" for codes we do not name).
+std::string_view status_text(unsigned status) noexcept;
+
+// IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
+std::string format_date(std::time_t t);
+// Accepts IMF-fixdate, RFC 850 and asctime forms; nullopt for anything else.
+std::optional<std::time_t> parse_date(std::string_view s) noexcept;
+
+enum class target_status { ok, bad_request, not_found };
+
+// Turns a request target (origin-form or absolute-form) into a decoded absolute path with
+// the query split off. Percent-escapes are decoded; "." segments and repeated slashes are
+// dropped; a ".." segment (literal or encoded), a NUL byte or a malformed escape never
+// reaches a directory: they give not_found (or bad_request for a target that is not a path).
+// A trailing slash is kept.
+target_status decode_target(std::string_view target, std::string& path, std::string_view& query);
+
+// Percent-decodes `in` ('+' is kept as is); false on a malformed escape.
+bool percent_decode(std::string_view in, std::string& out);
+
+struct byte_range {
+  enum kind_t { none, ok, unsatisfiable } kind = none;
+  std::uint64_t first = 0, last = 0;  // inclusive, valid when kind == ok
+};
+// One "bytes=" range against a representation of `size` bytes. Several ranges, another unit
+// or a malformed value give `none` (the whole representation is sent, as RFC 9110 allows).
+byte_range parse_range(std::string_view header, std::uint64_t size) noexcept;
+
+// True when an If-None-Match value ("*", or a list of entity tags) matches `etag` under the
+// weak comparison.
+bool etag_matches(std::string_view if_none_match, std::string_view etag) noexcept;
+
+// Case-insensitive ASCII comparison for header names and tokens.
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+// True when the comma-separated header value contains `token` (case-insensitive).
+bool has_token(std::string_view list, std::string_view token) noexcept;
+
+}  // namespace remora::http
+
+#if REMORA_HEADER_ONLY
+#  include <remora/http/impl/util.ipp>
+#endif

@@ -1,0 +1,418 @@
+// Template definitions of basic_server<P> and its connections.
+#pragma once
+#include <remora/http/message.hpp>
+#include <remora/http/util.hpp>
+
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <array>
+#include <ctime>
+#include <optional>
+#include <thread>
+
+namespace remora {
+namespace detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+// "Date: ...\r\n" for the current second, per thread.
+inline const std::string& date_line() {
+  thread_local std::time_t cached = 0;
+  thread_local std::string line;
+  std::time_t now = std::time(nullptr);
+  if (now != cached) {
+    cached = now;
+    line = "Date: " + http::format_date(now) + "\r\n";
+  }
+  return line;
+}
+
+template<class P>
+class connection final : public conn_base, public std::enable_shared_from_this<connection<P>> {
+ public:
+  using executor_type =
+      decltype(P::thread::make_executor(std::declval<asio::io_context::executor_type>()));
+  using socket_type = typename P::io::template socket<executor_type>;
+
+  connection(socket_type s, std::shared_ptr<server_state> st) : sock_(std::move(s)), st_(std::move(st)) {}
+  ~connection() override { st_->conns.remove(*this); }
+
+  void start() {
+    set_deadline(st_->config.headertimeout);
+    begin_request();
+  }
+
+  // Over the connection limit: a 503 and a clean close, without reading a request.
+  void reject() {
+    set_deadline(2);
+    res_.error_page(503);
+    res_.set_header("Retry-After", "1");
+    version_ = 11;
+    send(false, false);
+  }
+
+  void expire() override {
+    asio::post(sock_.get_executor(), [self = this->shared_from_this()] { self->close(); });
+  }
+
+ private:
+  void set_deadline(unsigned seconds) {
+    deadline.store(now_ms() + std::int64_t(seconds) * 1000, std::memory_order_relaxed);
+  }
+
+  void begin_request() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(st_->config.reqmaxsz));
+    parser_->body_limit(st_->config.reqbodymax);
+    in_request_ = header_done_ = false;
+    parse();
+  }
+
+  void parse() {
+    for (;;) {
+      if (buf_.size() == 0) return read();
+      if (!in_request_) {  // first byte of a request: the header clock starts
+        in_request_ = true;
+        set_deadline(st_->config.headertimeout);
+      }
+      beast::error_code ec;
+      std::size_t used = parser_->put(buf_.data(), ec);
+      buf_.consume(used);
+      if (ec == bhttp::error::need_more) return read();
+      if (ec) return fail(ec);
+      if (parser_->is_header_done() && !header_done_) {
+        header_done_ = true;
+        set_deadline(st_->config.iotimeout);
+        if (!on_header()) return;
+      }
+      if (parser_->is_done()) return handle();
+      if (used == 0) return read();
+    }
+  }
+
+  void read() {
+    auto space = buf_.prepare(16 * 1024);
+    sock_.async_read_some(space, [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->on_read(ec, n);
+    });
+  }
+
+  void on_read(beast::error_code ec, std::size_t n) {
+    if (ec) return close();
+    buf_.commit(n);
+    if (header_done_) set_deadline(st_->config.iotimeout);
+    parse();
+  }
+
+  // Checks that need the header only. False when a response is already under way.
+  bool on_header() {
+    auto& m = parser_->get();
+    version_ = m.version() == 10 ? 10 : 11;
+    if (m.method() == bhttp::verb::unknown) return error(501), false;
+    auto expect = m[bhttp::field::expect];
+    if (!expect.empty()) {
+      if (!http::iequals(expect, "100-continue")) return error(417), false;
+      if (!parser_->is_done() && buf_.size() == 0 && version_ == 11) {
+        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+        asio::async_write(sock_, asio::buffer(cont.data(), cont.size()),
+                          [self = this->shared_from_this()](beast::error_code e, std::size_t) {
+                            if (e) return self->close();
+                            self->parse();
+                          });
+        return false;
+      }
+    }
+    return true;
+  }
+
+  void fail(beast::error_code ec) {
+    if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) return error(431);
+    if (ec == bhttp::error::body_limit) return error(413);
+    return error(400);
+  }
+
+  void error(unsigned status) {
+    res_.error_page(status);
+    send(false, false);
+  }
+
+  void handle() {
+    auto& m = parser_->get();
+    req_.method = m.method_string();
+    req_.target = m.target();
+    req_.version = version_;
+    req_.headers.clear();
+    for (auto& f : m) req_.headers.push_back({f.name_string(), f.value()});
+    req_.body = m.body();
+    res_.reset();
+    st_->requests.fetch_add(1, std::memory_order_relaxed);
+    bool keep = m.keep_alive() && !st_->stopping.load(std::memory_order_relaxed);
+    switch (http::decode_target(req_.target, req_.path, req_.query)) {
+      case http::target_status::bad_request: return error(400);
+      case http::target_status::not_found: res_.error_page(404); break;
+      case http::target_status::ok:
+        if (!st_->vfs.dispatch(req_, res_)) res_.error_page(404);
+        break;
+    }
+    send(req_.is_head(), keep && !res_.close);
+  }
+
+  void send(bool head, bool keep) {
+    keep_ = keep;
+    unsigned s = res_.status;
+    bool bodyless = s == 304 || s == 204 || s < 200;
+    std::uint64_t length = res_.file ? res_.file_length : res_.body.size();
+    out_.clear();
+    out_.append("HTTP/1.1 ").append(std::to_string(s)).append(" ").append(http::status_text(s)).append("\r\n");
+    out_.append(date_line());
+    out_.append("Server: ").append(server_name).append("\r\n");
+    for (auto& [k, v] : res_.headers) out_.append(k).append(": ").append(v).append("\r\n");
+    if (!bodyless) out_.append("Content-Length: ").append(std::to_string(length)).append("\r\n");
+    if (!keep) out_.append("Connection: close\r\n");
+    else if (version_ == 10) out_.append("Connection: keep-alive\r\n");
+    out_.append("\r\n");
+    if (head || bodyless) {
+      res_.body.clear();
+      res_.file.reset();
+    }
+    set_deadline(st_->config.iotimeout);
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(out_), asio::buffer(res_.body)};
+    asio::async_write(sock_, bufs, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      if (self->res_.file) return self->send_file();
+      self->done();
+    });
+  }
+
+  void send_file() {
+    if constexpr (P::io::zero_copy_file && P::tls::zero_copy) {
+      P::io::async_sendfile(sock_, res_.file.get(), res_.file_offset, res_.file_length,
+                            [self = this->shared_from_this()](beast::error_code ec, std::uint64_t) {
+                              if (ec) return self->close();
+                              self->res_.file.reset();
+                              self->done();
+                            });
+    } else {
+      copy_file();
+    }
+  }
+
+  // The path without sendfile: read a slice, write it, repeat.
+  void copy_file() {
+    if (res_.file_length == 0) {
+      res_.file.reset();
+      return done();
+    }
+    std::size_t n = res_.file_length > 64 * 1024 ? 64 * 1024 : std::size_t(res_.file_length);
+    chunk_.resize(n);
+    ssize_t got = ::pread(res_.file.get(), chunk_.data(), n, off_t(res_.file_offset));
+    if (got <= 0) return close();
+    res_.file_offset += std::uint64_t(got);
+    res_.file_length -= std::uint64_t(got);
+    set_deadline(st_->config.iotimeout);
+    asio::async_write(sock_, asio::buffer(chunk_.data(), std::size_t(got)),
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) return self->close();
+                        self->copy_file();
+                      });
+  }
+
+  void done() {
+    if (!keep_) return linger();
+    set_deadline(st_->config.keepalivetimeout);
+    begin_request();
+  }
+
+  // Close after an answer: stop sending, then drain what the client still sends for a moment
+  // so that a reset does not destroy the answer before the client reads it.
+  void linger() {
+    beast::error_code ec;
+    sock_.shutdown(asio::socket_base::shutdown_send, ec);
+    if (ec) return close();
+    set_deadline(2);
+    buf_.consume(buf_.size());
+    drain();
+  }
+  void drain() {
+    auto space = buf_.prepare(4096);
+    sock_.async_read_some(space, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->drain();
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    sock_.close(ec);
+  }
+
+  socket_type sock_;
+  std::shared_ptr<server_state> st_;
+  beast::flat_buffer buf_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  http::request req_;
+  http::response res_;
+  std::string out_;
+  std::vector<char> chunk_;
+  unsigned version_ = 11;
+  bool in_request_ = false, header_done_ = false, keep_ = true;
+};
+
+}  // namespace detail
+
+template<policy_bundle P>
+basic_server<P>::basic_server(server_config cfg)
+    : ioc_(P::thread::multi ? BOOST_ASIO_CONCURRENCY_HINT_DEFAULT : 1),
+      state_(std::make_shared<detail::server_state>()),
+      sweep_timer_(ioc_) {
+  state_->config = cfg;
+  lua_ = detail::new_lua_state(P::alloc::resource());
+}
+
+template<policy_bundle P>
+basic_server<P>::~basic_server() {
+  detail::close_lua_state(lua_);
+}
+
+template<policy_bundle P>
+listen_result basic_server<P>::listen(const std::string& host, std::uint16_t port) {
+  namespace asio = boost::asio;
+  using tcp = asio::ip::tcp;
+  listen_result r;
+  std::vector<tcp::endpoint> wanted;
+  if (host.empty()) {
+    wanted = {tcp::endpoint(tcp::v6(), port), tcp::endpoint(tcp::v4(), port)};
+  } else {
+    boost::system::error_code ec;
+    tcp::resolver resolver(ioc_);
+    auto results = resolver.resolve(host, std::to_string(port),
+                                    tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+    if (ec) {
+      r.error = host + ": " + ec.message();
+      return r;
+    }
+    for (auto& e : results) wanted.push_back(e.endpoint());
+  }
+  std::vector<std::unique_ptr<acceptor_t>> opened;
+  for (auto ep : wanted) {
+    if (!r.endpoints.empty() && ep.port() == 0) ep.port(r.endpoints.front().port());
+    auto a = std::make_unique<acceptor_t>(ioc_);
+    boost::system::error_code ec;
+    a->open(ep.protocol(), ec);
+    if (!ec) a->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && ep.address().is_v6()) a->set_option(asio::ip::v6_only(true), ec);
+    if (!ec) a->bind(ep, ec);
+    if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      if (r.error.empty()) r.error = ec.message();
+      continue;
+    }
+    r.endpoints.push_back(a->local_endpoint());
+    opened.push_back(std::move(a));
+  }
+  if (r.endpoints.empty()) return r;
+  r.error.clear();
+  for (auto& a : opened) {
+    accept(*a);
+    acceptors_.push_back(std::move(a));
+  }
+  return r;
+}
+
+template<policy_bundle P>
+listen_result basic_server<P>::listen_fallback(const std::string& host, std::uint16_t preferred,
+                                               std::uint16_t first, std::uint16_t last) {
+  auto r = listen(host, preferred);
+  if (!r.endpoints.empty()) return r;
+  std::string first_error = r.error;
+  for (unsigned p = first; p <= last; ++p) {
+    if (p == preferred) continue;
+    r = listen(host, std::uint16_t(p));
+    if (!r.endpoints.empty()) return r;
+  }
+  r.error = "Cannot open server listen port using any of " + std::to_string(preferred) + ", " +
+            std::to_string(first) + "-" + std::to_string(last) + " (" + first_error + ")";
+  return r;
+}
+
+template<policy_bundle P>
+void basic_server<P>::accept(acceptor_t& a) {
+  using conn = detail::connection<P>;
+  a.async_accept(P::thread::make_executor(ioc_.get_executor()),
+                 [this, &a](boost::system::error_code ec, typename conn::socket_type s) {
+                   if (!a.is_open() || state_->stopping) return;
+                   if (!ec) {
+                     boost::system::error_code ignored;
+                     s.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+                     std::pmr::polymorphic_allocator<conn> alloc(&P::alloc::resource());
+                     std::shared_ptr<conn> c;
+                     try {
+                       c = std::allocate_shared<conn>(alloc, std::move(s), state_);
+                     } catch (const std::bad_alloc&) {
+                       // out of memory: the socket closes with the failed construction
+                     }
+                     if (c) {
+                       auto limit = state_->config.conncnt;
+                       if (state_->conns.add(c, limit)) {
+                         c->start();
+                       } else if (state_->conns.size() <= 2u * limit) {
+                         c->reject();
+                       }  // else: far over the limit, dropped at once
+                     }
+                   }
+                   accept(a);
+                 });
+}
+
+template<policy_bundle P>
+void basic_server<P>::schedule_sweep() {
+  sweep_timer_.expires_after(std::chrono::milliseconds(250));
+  sweep_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || state_->stopping) return;
+    state_->conns.sweep(detail::now_ms());
+    schedule_sweep();
+  });
+}
+
+template<policy_bundle P>
+void basic_server<P>::handle_signals(log_fn on_signal) {
+  signals_ = std::make_unique<boost::asio::signal_set>(ioc_, SIGINT, SIGTERM);
+  signals_->async_wait([this, on_signal](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (on_signal) on_signal(sig == SIGINT ? "SIGINT" : "SIGTERM");
+    stop();
+  });
+}
+
+template<policy_bundle P>
+void basic_server<P>::run() {
+  schedule_sweep();
+  unsigned n = P::thread::threads(state_->config.threads);
+  std::vector<std::thread> extra;
+  for (unsigned i = 1; i < n; ++i) extra.emplace_back([this] { ioc_.run(); });
+  ioc_.run();
+  for (auto& t : extra) t.join();
+}
+
+template<policy_bundle P>
+void basic_server<P>::stop() {
+  boost::asio::post(ioc_, [this] {
+    state_->stopping = true;
+    boost::system::error_code ec;
+    for (auto& a : acceptors_) a->close(ec);
+    sweep_timer_.cancel();
+    if (signals_) signals_->cancel();
+    state_->conns.expire_all();
+    ioc_.stop();
+  });
+}
+
+}  // namespace remora

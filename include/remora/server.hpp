@@ -1,0 +1,134 @@
+// basic_server<P>: HTTP/1.1 over the IO policy, requests dispatched into a vfs::tree.
+//
+// Templated on the policy bundle only at the edge: connections and listeners. Everything a
+// directory sees (http::request, http::response, vfs::tree) is non-template. A Remora build
+// compiles basic_server<default_policies> once (src/server_default.cpp); a product that
+// only adds include/ to its path instantiates it itself.
+#pragma once
+#include <remora/config.hpp>
+#include <remora/policy/bundle.hpp>
+#include <remora/server_config.hpp>
+#include <remora/vfs/directory.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+struct lua_State;
+
+namespace remora {
+
+namespace detail {
+// What the reaper needs of a connection, whatever the bundle.
+class conn_base {
+ public:
+  virtual ~conn_base() = default;
+  virtual void expire() = 0;              // close now (posted to the connection's executor)
+  std::atomic<std::int64_t> deadline{0};  // steady-clock ms; 0 = none
+  std::list<std::weak_ptr<conn_base>>::iterator slot;
+};
+std::int64_t now_ms() noexcept;
+lua_State* new_lua_state(std::pmr::memory_resource& r);
+void close_lua_state(lua_State* L) noexcept;
+
+// Connections of one server: counted against conncnt and swept for expired deadlines.
+class registry {
+ public:
+  bool add(const std::shared_ptr<conn_base>& c, std::size_t limit);
+  void remove(conn_base& c);
+  std::size_t size() const;
+  void sweep(std::int64_t now);  // expire() every connection whose deadline passed
+  void expire_all();
+
+ private:
+  mutable std::mutex mutex_;
+  std::list<std::weak_ptr<conn_base>> list_;
+  std::size_t size_ = 0;
+};
+
+// Shared, non-template state every connection reads.
+struct server_state {
+  server_config config;
+  vfs::tree vfs;
+  registry conns;
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<bool> stopping{false};
+};
+}  // namespace detail
+
+struct listen_result {
+  std::vector<boost::asio::ip::tcp::endpoint> endpoints;  // what was bound
+  std::string error;                                      // why nothing was bound
+};
+
+template<policy_bundle P>
+class basic_server {
+ public:
+  using policies = P;
+  using log_fn = std::function<void(const std::string&)>;
+
+  explicit basic_server(server_config cfg = {});
+  ~basic_server();
+  basic_server(const basic_server&) = delete;
+  basic_server& operator=(const basic_server&) = delete;
+
+  vfs::tree& vfs() noexcept { return state_->vfs; }
+  const server_config& config() const noexcept { return state_->config; }
+  boost::asio::io_context& context() noexcept { return ioc_; }
+
+  // Binds `port` on `host` (empty: every interface, IPv6 and IPv4). Port 0 binds an
+  // ephemeral port. Returns the bound endpoints; an empty list with `error` when none bound.
+  listen_result listen(const std::string& host, std::uint16_t port);
+  // Binds the first of `preferred`, then first..last, that can be bound.
+  listen_result listen_fallback(const std::string& host, std::uint16_t preferred, std::uint16_t first,
+                                std::uint16_t last);
+
+  // Runs the loop on the thread policy's threads until stop(); SIGINT/SIGTERM stop it when
+  // handle_signals() was called first.
+  void run();
+  void stop();
+  void handle_signals(log_fn on_signal);
+
+  // The Lua VM, allocated from the allocation policy's resource and guarded by vm_mutex().
+  lua_State* lua() noexcept { return lua_; }
+  typename P::thread::mutex& vm_mutex() noexcept { return vm_mutex_; }
+
+  std::size_t connections() const { return state_->conns.size(); }
+  std::uint64_t requests() const noexcept { return state_->requests.load(); }
+
+ private:
+  using acceptor_t = typename P::io::template acceptor<boost::asio::io_context::executor_type>;
+  void accept(acceptor_t& a);
+  void schedule_sweep();
+
+  boost::asio::io_context ioc_;
+  std::shared_ptr<detail::server_state> state_;
+  std::vector<std::unique_ptr<acceptor_t>> acceptors_;
+  boost::asio::steady_timer sweep_timer_;
+  std::unique_ptr<boost::asio::signal_set> signals_;
+  lua_State* lua_ = nullptr;
+  typename P::thread::mutex vm_mutex_;
+};
+
+using server = basic_server<default_policies>;
+
+#if !REMORA_HEADER_ONLY
+extern template class basic_server<default_policies>;
+#endif
+
+}  // namespace remora
+
+#include <remora/impl/server.hpp>
+#if REMORA_HEADER_ONLY
+#  include <remora/impl/server.ipp>
+#endif

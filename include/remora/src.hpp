@@ -1,0 +1,14 @@
+// Every non-template definition, for exactly one translation unit of a separately compiled
+// build (src/remora.cpp). Header-only products need not include this: with
+// REMORA_SEPARATE_COMPILATION undefined, each header pulls its own definitions in inline.
+#pragma once
+#if !defined(REMORA_SEPARATE_COMPILATION)
+#  error "remora/src.hpp is for separately compiled builds: define REMORA_SEPARATE_COMPILATION"
+#endif
+#include <remora/policy/impl/alloc.ipp>
+#include <remora/http/impl/util.ipp>
+#include <remora/http/impl/message.ipp>
+#include <remora/http/impl/mime.ipp>
+#include <remora/vfs/impl/directory.ipp>
+#include <remora/impl/server.ipp>
+#include <remora/cli/impl/options.ipp>

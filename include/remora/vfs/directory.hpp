@@ -1,0 +1,76 @@
+// The virtual directory tree: directories mounted at URL prefixes, ordered by priority.
+//
+// A request goes to the directories whose prefix begins its path, longest prefix first and,
+// at one prefix, highest priority first (ties keep insertion order). Each may answer or fall
+// through; when none answers the server sends its default 404. This is the model Mako apps
+// rely on: two apps with one name share a base URL, and the higher priority is searched first.
+#pragma once
+#include <remora/config.hpp>
+#include <remora/http/message.hpp>
+
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace remora::vfs {
+
+class directory {
+ public:
+  virtual ~directory() = default;
+  // `rel` is the request path below the mount prefix, without a leading '/' ("" for the
+  // directory itself). Return true when `res` holds the answer; false to fall through.
+  virtual bool service(const http::request& req, std::string_view rel, http::response& res) = 0;
+};
+
+class tree {
+ public:
+  // Mount `dir` at `prefix` ("/" or "/name/" or "/a/b/"); a missing trailing slash is added.
+  void insert(std::shared_ptr<directory> dir, std::string prefix, int priority);
+  // Unmount every mount of `dir`; false when it was not mounted.
+  bool remove(const directory* dir);
+  // Offers the request to the matching directories in order; false when none answered.
+  // A path equal to a mount prefix without its slash ("/name") gets a 302 to "/name/".
+  bool dispatch(const http::request& req, http::response& res) const;
+  std::size_t size() const;
+
+ private:
+  struct mount {
+    std::string prefix;
+    int priority;
+    unsigned long seq;
+    std::shared_ptr<directory> dir;
+  };
+  mutable std::shared_mutex mutex_;  // mounts change rarely; requests only read
+  std::vector<mount> mounts_;        // sorted: longer prefix, higher priority, older first
+  unsigned long seq_ = 0;
+};
+
+// A resource reader over a directory on disk: static files with MIME types, index files,
+// validators, ranges and sendfile-ready bodies. Files and directories whose name begins with
+// '.' are never served; lookups never leave the root (symlinks included: openat2 with
+// RESOLVE_BENEATH). `.lsp` pages are left to the LSP layer, `.shtml` is never served.
+class disk_reader : public directory {
+ public:
+  // Throws std::system_error when `root` cannot be opened as a directory.
+  explicit disk_reader(const std::string& root);
+  bool service(const http::request& req, std::string_view rel, http::response& res) override;
+  const std::string& root() const noexcept { return root_; }
+
+  // Bodies up to this size are read into the response; larger ones go out as a file part.
+  static constexpr std::uint64_t inline_limit = 16 * 1024;
+
+ private:
+  std::string root_;
+  unique_fd root_fd_;
+};
+
+// Opens `rel` below the directory `dirfd`, refusing any path that resolves outside it.
+unique_fd open_beneath(int dirfd, std::string_view rel, int flags);
+
+}  // namespace remora::vfs
+
+#if REMORA_HEADER_ONLY
+#  include <remora/vfs/impl/directory.ipp>
+#endif

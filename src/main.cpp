@@ -1,0 +1,112 @@
+// The remora executable: command line, first pass over mako.conf, listeners, apps, loop.
+#include <remora/cli/options.hpp>
+#include <remora/server.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <system_error>
+
+#include <unistd.h>
+
+namespace {
+
+std::string exec_dir() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : p.parent_path().string();
+}
+
+void print_version() {
+  std::printf("Remora %s\n", remora::version);
+  std::printf("edition: %s\n", remora::edition);
+  std::printf("policies: io=%s tls=%s alloc=%s threads=%s\n", remora::default_policies::io::name,
+              remora::default_policies::tls::name, remora::default_policies::alloc::name,
+              remora::default_policies::thread::name);
+#if REMORA_ALLOC_ARENA
+  std::printf("arena: %d bytes\n", REMORA_ARENA_SIZE);
+#endif
+  std::printf("features: lua5.4%s%s\n", REMORA_SENDFILE ? " sendfile" : "",
+              REMORA_TLS_BOTAN ? " tls" : "");
+}
+
+// Relative app paths: the working directory first, then the root of the disk (Mako tries
+// the root first, which lets "-l::usr" pick /usr over ./usr; we prefer the nearer one).
+std::string resolve_app_path(const std::string& p) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::path(p).is_absolute()) return p;
+  if (fs::exists(fs::current_path(ec) / p, ec)) return (fs::current_path(ec) / p).lexically_normal().string();
+  if (fs::exists(fs::path("/") / p, ec)) return (fs::path("/") / p).lexically_normal().string();
+  return p;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto opts = remora::cli::parse(argc, argv);
+  if (opts.show_version) {
+    print_version();
+    return 0;
+  }
+  if (opts.help) {
+    std::fputs(remora::cli::usage().c_str(), stderr);
+    return 1;
+  }
+  if (!opts.errors.empty()) {
+    for (auto& e : opts.errors) std::fprintf(stderr, "%s\n", e.c_str());
+    return 1;
+  }
+
+  std::fprintf(stderr, "\nRemora Server. Version %s\nEdition %s. Build date: %s\nCopyright (c) the Remora developers.\n\n",
+               remora::version, remora::edition, __DATE__);
+
+  remora::cli::conf_values conf;
+  std::string conf_file = remora::cli::find_conf(opts.conf_file, exec_dir());
+  if (!conf_file.empty()) {
+    std::fprintf(stderr, "Loading %s\n", conf_file.c_str());
+    std::string err;
+    if (!remora::cli::load_conf(conf_file, conf, err)) {
+      std::fprintf(stderr, "%s\n", err.c_str());
+      return 1;
+    }
+  }
+
+  remora::server srv(conf.limits);
+  if (!srv.lua()) {
+    std::fprintf(stderr, "Fatal error: cannot create the Lua VM\n");
+    return 1;
+  }
+
+  long long port = conf.port.value_or(80);
+  if (port != 0) {
+    auto r = conf.port ? srv.listen_fallback(conf.host, std::uint16_t(port), 9357, 9370)
+                       : srv.listen_fallback(conf.host, 80, 9357, 9370);
+    if (r.endpoints.empty()) {
+      std::fprintf(stderr, ".openports error: %s\n", r.error.c_str());
+      return 1;
+    }
+    for (auto& ep : r.endpoints) {
+      std::fprintf(stderr, "Server listening on %s port %u%s%s\n", ep.address().is_v6() ? "IPv6" : "IPv4",
+                   unsigned(ep.port()), conf.host.empty() ? "" : ", interface ",
+                   conf.host.empty() ? "" : ep.address().to_string().c_str());
+    }
+  }
+
+  for (auto& app : opts.apps) {
+    std::string label = app.name.empty() ? "root application" : app.name;
+    try {
+      auto dir = std::make_shared<remora::vfs::disk_reader>(resolve_app_path(app.path));
+      srv.vfs().insert(dir, app.name.empty() ? "/" : "/" + app.name + "/", app.priority);
+      std::fprintf(stderr, "Loading %s as \"%s\" : ok\n", app.path.c_str(), label.c_str());
+    } catch (const std::system_error& e) {
+      std::fprintf(stderr, "Loading %s as \"%s\" : failed: %s\n", app.path.c_str(), label.c_str(),
+                   e.code().message().c_str());
+    }
+  }
+
+  srv.handle_signals([](const std::string& sig) { std::fprintf(stderr, "\nGot %s; exiting...\n", sig.c_str()); });
+  srv.run();
+  return 0;
+}
