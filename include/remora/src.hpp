@@ -12,3 +12,5 @@
 #include <remora/vfs/impl/directory.ipp>
 #include <remora/impl/server.ipp>
 #include <remora/cli/impl/options.ipp>
+#include <remora/zip/impl/archive.ipp>
+#include <remora/lsp/impl/compiler.ipp>
