@@ -10,7 +10,10 @@
 #include <remora/http/impl/message.ipp>
 #include <remora/http/impl/mime.ipp>
 #include <remora/vfs/impl/directory.ipp>
+#include <remora/vfs/impl/io.ipp>
+#include <remora/vfs/impl/zip_io.ipp>
 #include <remora/impl/server.ipp>
 #include <remora/cli/impl/options.ipp>
 #include <remora/zip/impl/archive.ipp>
 #include <remora/lsp/impl/compiler.ipp>
+#include <remora/lua/impl/io_lib.ipp>

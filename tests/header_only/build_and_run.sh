@@ -6,5 +6,5 @@ src="$1"; out="$2"; cxx="$3"
 $cxx -std=c++20 -Wall -Wextra -Werror -Werror=undef -O0 \
   -I"$src/include" -isystem /usr/include/lua5.4 \
   "$src/tests/header_only/product.cpp" -o "$out/header_only_product" \
-  -l:liblua5.4-c++.a -ldl -lpthread
+  -l:liblua5.4-c++.a -lz -lzstd -ldl -lpthread
 exec "$out/header_only_product"
