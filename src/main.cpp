@@ -1,6 +1,7 @@
 // The remora executable: command line, first pass over mako.conf, listeners, apps, loop.
 #include <remora/cli/options.hpp>
 #include <remora/server.hpp>
+#include <remora/vfs/resrdr.hpp>
 
 #include <cstdio>
 #include <filesystem>

@@ -63,6 +63,7 @@ struct response {
   // A file body: sent after `body` is empty, from `file_offset`, `file_length` bytes.
   unique_fd file;
   std::uint64_t file_offset = 0, file_length = 0;
+  std::string tail;  // sent after the file part (a gzip trailer)
   bool close = false;  // close the connection after this response
 
   void set_header(std::string_view name, std::string_view value);

@@ -12,6 +12,8 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include <array>
+#include <charconv>
+#include <csignal>
 #include <ctime>
 #include <optional>
 #include <thread>
@@ -90,7 +92,7 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
       if (ec) return fail(ec);
       if (parser_->is_header_done() && !header_done_) {
         header_done_ = true;
-        set_deadline(st_->config.iotimeout);
+        if (!parser_->is_done()) set_deadline(st_->config.iotimeout);  // a body follows
         if (!on_header()) return;
       }
       if (parser_->is_done()) return handle();
@@ -169,22 +171,52 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
     keep_ = keep;
     unsigned s = res_.status;
     bool bodyless = s == 304 || s == 204 || s < 200;
-    std::uint64_t length = res_.file ? res_.file_length : res_.body.size();
+    std::uint64_t length = res_.body.size() + (res_.file ? res_.file_length : 0) + res_.tail.size();
+    static const std::string server_line = std::string("Server: ") + server_name + "\r\n";
+    char num[24];
     out_.clear();
-    out_.append("HTTP/1.1 ").append(std::to_string(s)).append(" ").append(http::status_text(s)).append("\r\n");
+    out_.append("HTTP/1.1 ", 9);
+    out_.append(num, std::size_t(std::to_chars(num, num + sizeof num, s).ptr - num));
+    out_.push_back(' ');
+    out_.append(http::status_text(s));
+    out_.append("\r\n", 2);
     out_.append(date_line());
-    out_.append("Server: ").append(server_name).append("\r\n");
-    for (auto& [k, v] : res_.headers) out_.append(k).append(": ").append(v).append("\r\n");
-    if (!bodyless) out_.append("Content-Length: ").append(std::to_string(length)).append("\r\n");
+    out_.append(server_line);
+    for (auto& [k, v] : res_.headers) {
+      out_.append(k);
+      out_.append(": ", 2);
+      out_.append(v);
+      out_.append("\r\n", 2);
+    }
+    if (!bodyless) {
+      out_.append("Content-Length: ", 16);
+      out_.append(num, std::size_t(std::to_chars(num, num + sizeof num, length).ptr - num));
+      out_.append("\r\n", 2);
+    }
     if (!keep) out_.append("Connection: close\r\n");
     else if (version_ == 10) out_.append("Connection: keep-alive\r\n");
-    out_.append("\r\n");
+    out_.append("\r\n", 2);
     if (head || bodyless) {
       res_.body.clear();
       res_.file.reset();
+      res_.tail.clear();
     }
     set_deadline(st_->config.iotimeout);
     std::array<asio::const_buffer, 2> bufs{asio::buffer(out_), asio::buffer(res_.body)};
+    if constexpr (P::io::zero_copy_file && P::tls::zero_copy) {
+      if (res_.file) {  // header and file data in one segment where the kernel can
+        std::size_t sent = P::io::send_more(sock_, bufs.data(), bufs.size());
+        std::size_t total = out_.size() + res_.body.size();
+        if (sent == total) return send_file();
+        if (sent >= out_.size()) {
+          res_.body.erase(0, sent - out_.size());
+          out_.clear();
+        } else {
+          out_.erase(0, sent);
+        }
+        bufs = {asio::buffer(out_), asio::buffer(res_.body)};
+      }
+    }
     asio::async_write(sock_, bufs, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->close();
       if (self->res_.file) return self->send_file();
@@ -198,7 +230,7 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
                             [self = this->shared_from_this()](beast::error_code ec, std::uint64_t) {
                               if (ec) return self->close();
                               self->res_.file.reset();
-                              self->done();
+                              self->send_tail();
                             });
     } else {
       copy_file();
@@ -209,7 +241,7 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
   void copy_file() {
     if (res_.file_length == 0) {
       res_.file.reset();
-      return done();
+      return send_tail();
     }
     std::size_t n = res_.file_length > 64 * 1024 ? 64 * 1024 : std::size_t(res_.file_length);
     chunk_.resize(n);
@@ -223,6 +255,15 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
                         if (ec) return self->close();
                         self->copy_file();
                       });
+  }
+
+  // What follows a file part (a gzip trailer).
+  void send_tail() {
+    if (res_.tail.empty()) return done();
+    asio::async_write(sock_, asio::buffer(res_.tail), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->done();
+    });
   }
 
   void done() {
@@ -270,11 +311,15 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
 
 template<policy_bundle P>
 basic_server<P>::basic_server(server_config cfg)
-    : ioc_(P::thread::multi ? BOOST_ASIO_CONCURRENCY_HINT_DEFAULT : 1),
+    : ioc_(P::thread::threads(cfg.threads) > 1 ? BOOST_ASIO_CONCURRENCY_HINT_DEFAULT : 1),
       state_(std::make_shared<detail::server_state>()),
       sweep_timer_(ioc_) {
   state_->config = cfg;
   lua_ = detail::new_lua_state(P::alloc::resource());
+  // sendfile(2) to a peer that has gone raises SIGPIPE (it has no MSG_NOSIGNAL), which would
+  // kill the process; turn it into EPIPE unless the embedding program chose a handler itself.
+  struct sigaction old {};
+  if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
 }
 
 template<policy_bundle P>

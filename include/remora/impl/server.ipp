@@ -4,6 +4,8 @@
 #include <remora/policy/alloc.hpp>
 
 #include <chrono>
+#include <ctime>
+#include <vector>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -11,9 +13,11 @@
 
 namespace remora::detail {
 
+// Deadlines need no better than a few milliseconds: the coarse clock is the cheapest read.
 REMORA_DECL std::int64_t now_ms() noexcept {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
 REMORA_DECL bool registry::add(const std::shared_ptr<conn_base>& c, std::size_t limit) {
@@ -36,23 +40,33 @@ REMORA_DECL std::size_t registry::size() const {
   return size_;
 }
 
+// Both below take references under the lock and act on them after it: dropping the last
+// reference to a connection runs its destructor, which takes the lock to leave the list.
 REMORA_DECL void registry::sweep(std::int64_t now) {
-  std::lock_guard lock(mutex_);
-  for (auto& w : list_) {
-    auto c = w.lock();
-    if (!c) continue;
-    auto d = c->deadline.load(std::memory_order_relaxed);
-    if (d && d <= now) {
-      c->deadline.store(0, std::memory_order_relaxed);
-      c->expire();
+  std::vector<std::shared_ptr<conn_base>> due;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& w : list_) {
+      auto c = w.lock();
+      if (!c) continue;
+      auto d = c->deadline.load(std::memory_order_relaxed);
+      if (d && d <= now) {
+        c->deadline.store(0, std::memory_order_relaxed);
+        due.push_back(std::move(c));
+      }
     }
   }
+  for (auto& c : due) c->expire();
 }
 
 REMORA_DECL void registry::expire_all() {
-  std::lock_guard lock(mutex_);
-  for (auto& w : list_)
-    if (auto c = w.lock()) c->expire();
+  std::vector<std::shared_ptr<conn_base>> all;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& w : list_)
+      if (auto c = w.lock()) all.push_back(std::move(c));
+  }
+  for (auto& c : all) c->expire();
 }
 
 // A Lua VM whose every allocation comes from `r`.

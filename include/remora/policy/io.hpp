@@ -28,6 +28,8 @@
 #include <utility>
 
 #include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 namespace remora {
 
@@ -81,6 +83,23 @@ struct asio_tcp {
   template<class Executor>
   using acceptor = boost::asio::basic_socket_acceptor<boost::asio::ip::tcp, Executor>;
 
+  // Sends what it can of `bufs` now, without blocking, telling the kernel more follows
+  // (MSG_MORE), so a header goes out in one segment with the file data behind it. Returns
+  // the bytes sent (0 when the socket would block or failed: the caller goes on asynchronously).
+  template<class Socket>
+  static std::size_t send_more(Socket& s, const boost::asio::const_buffer* bufs, std::size_t n) {
+    iovec iov[4];
+    std::size_t k = 0;
+    for (; k < n && k < 4; ++k) iov[k] = {const_cast<void*>(bufs[k].data()), bufs[k].size()};
+    msghdr m{};
+    m.msg_iov = iov;
+    m.msg_iovlen = k;
+    ssize_t r;
+    do r = ::sendmsg(s.native_handle(), &m, MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    return r > 0 ? std::size_t(r) : 0;
+  }
+
   // sendfile(2) until `count` bytes are out, waiting for writability between bursts.
   template<class Socket, class Handler>
   static void async_sendfile(Socket& s, int fd, std::uint64_t offset, std::uint64_t count, Handler&& h) {
@@ -107,7 +126,7 @@ struct asio_tcp {
       }
     };
     boost::system::error_code ec;
-    s.native_non_blocking(true, ec);
+    if (!s.native_non_blocking()) s.native_non_blocking(true, ec);  // an ioctl: once per socket
     op o{s, fd, static_cast<off_t>(offset), count, 0, std::forward<Handler>(h)};
     o(ec);
   }

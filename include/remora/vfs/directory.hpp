@@ -47,26 +47,10 @@ class tree {
   unsigned long seq_ = 0;
 };
 
-// A resource reader over a directory on disk: static files with MIME types, index files,
-// validators, ranges and sendfile-ready bodies. Files and directories whose name begins with
-// '.' are never served; lookups never leave the root (symlinks included: openat2 with
-// RESOLVE_BENEATH). `.lsp` pages are left to the LSP layer, `.shtml` is never served.
-class disk_reader : public directory {
- public:
-  // Throws std::system_error when `root` cannot be opened as a directory.
-  explicit disk_reader(const std::string& root);
-  bool service(const http::request& req, std::string_view rel, http::response& res) override;
-  const std::string& root() const noexcept { return root_; }
-
-  // Bodies up to this size are read into the response; larger ones go out as a file part.
-  static constexpr std::uint64_t inline_limit = 16 * 1024;
-
- private:
-  std::string root_;
-  unique_fd root_fd_;
-};
-
-// Opens `rel` below the directory `dirfd`, refusing any path that resolves outside it.
+// Opens `rel` below the directory `dirfd`, refusing any path that resolves outside it, with
+// openat2(RESOLVE_BENEATH). Where the kernel has no openat2 (before Linux 5.6, or a sandbox
+// that hides it) the file is opened with openat and kept only when its real path, read back
+// from /proc/self/fd, lies beneath the directory's.
 unique_fd open_beneath(int dirfd, std::string_view rel, int flags);
 
 }  // namespace remora::vfs

@@ -33,6 +33,7 @@ REMORA_DECL void response::error_page(unsigned s) {
   headers.clear();
   file.reset();
   file_offset = file_length = 0;
+  tail.clear();
   set_header("Content-Type", "text/html");
   body.assign("<html><body><h1>");
   body.append(std::to_string(s)).append(" ").append(status_text(s));
@@ -50,6 +51,7 @@ REMORA_DECL void response::reset() {
   body.clear();
   file.reset();
   file_offset = file_length = 0;
+  tail.clear();
   close = false;
 }
 

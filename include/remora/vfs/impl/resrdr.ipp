@@ -1,0 +1,318 @@
+#pragma once
+#include <remora/http/mime.hpp>
+#include <remora/http/util.hpp>
+#include <remora/vfs/resrdr.hpp>
+
+#include <chrono>
+#include <cstdio>
+
+namespace remora::vfs {
+
+REMORA_DECL std::string gzip_header(std::time_t mtime) {
+  std::uint32_t t = mtime > 0 && mtime < 0xffffffffLL ? std::uint32_t(mtime) : 0;
+  std::string h = {'\x1f', '\x8b', 8, 0, 0, 0, 0, 0, 0, 3};  // deflate, no flags, Unix
+  for (int i = 0; i < 4; ++i) h[std::size_t(4 + i)] = char((t >> (8 * i)) & 0xff);
+  return h;
+}
+
+REMORA_DECL std::string gzip_trailer(std::uint32_t crc32, std::uint64_t size) {
+  std::string t(8, '\0');
+  for (int i = 0; i < 4; ++i) {
+    t[std::size_t(i)] = char((crc32 >> (8 * i)) & 0xff);
+    t[std::size_t(4 + i)] = char((std::uint32_t(size) >> (8 * i)) & 0xff);
+  }
+  return t;
+}
+
+namespace detail {
+inline bool hidden_segment(std::string_view rel) noexcept {
+  for (std::size_t i = 0; i < rel.size();) {
+    if (rel[i] == '.') return true;
+    auto s = rel.find('/', i);
+    if (s == std::string_view::npos) break;
+    i = s + 1;
+  }
+  return false;
+}
+inline bool has_suffix(std::string_view s, std::string_view x) noexcept {
+  return s.size() >= x.size() && s.substr(s.size() - x.size()) == x;
+}
+}  // namespace detail
+
+REMORA_DECL bool resrdr::service(const http::request& req, std::string_view rel, http::response& res) {
+  if (detail::hidden_segment(rel)) return false;
+  if (!rel.empty() && rel.back() != '/' && req.is_get_or_head()) {  // the fast path: a cached file
+    if (auto c = cache_find(std::string(rel))) {
+      answer(req, *c, res);
+      for (auto& [k, v] : headers_) res.set_header(k, v);
+      return true;
+    }
+  }
+  std::string name(rel), err;
+  if (!name.empty() && name.back() == '/') name.pop_back();
+  file_info info;
+  if (!io_->stat(name, info, err)) return false;
+  if (!info.is_dir && !rel.empty() && rel.back() == '/') return false;  // "file/" names nothing
+  if (info.is_dir) {
+    if (!rel.empty() && rel.back() != '/') {
+      std::string loc = req.path + "/";
+      if (!req.query.empty()) loc.append("?").append(req.query);
+      res.redirect(302, loc);
+      return true;
+    }
+    std::string base = name.empty() ? std::string() : name + "/";
+    for (std::string_view index : {"index.html", "index.htm", "index.lsp"}) {
+      file_info i;
+      if (io_->stat(base + std::string(index), i, err) && !i.is_dir) {
+        name = base + std::string(index);
+        info = i;
+        break;
+      }
+    }
+    if (info.is_dir) return false;
+  }
+  if (detail::has_suffix(name, ".lsp")) {
+    if (!pages_ || !pages_(req, name, res)) return false;
+    for (auto& [k, v] : headers_) res.set_header(k, v);
+    return true;
+  }
+  if (detail::has_suffix(name, ".shtml")) return false;
+  if (!req.is_get_or_head()) {
+    res.error_page(405);
+    res.set_header("Allow", "GET, HEAD");
+    return true;
+  }
+  if (!serve_file(req, name, res)) return false;
+  for (auto& [k, v] : headers_) res.set_header(k, v);
+  return true;
+}
+
+REMORA_DECL std::shared_ptr<const resrdr::cached> resrdr::cache_find(const std::string& name) {
+  std::shared_ptr<const cached> c;
+  {
+    std::lock_guard lock(cache_mutex_);
+    auto it = cache_.find(name);
+    if (it == cache_.end()) return nullptr;
+    c = it->second;
+  }
+  using namespace std::chrono;
+  auto now = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  if (now - c->checked_ms.load(std::memory_order_relaxed) < 1000) return c;
+  file_info i;
+  std::string err;
+  if (io_->stat(name, i, err) && !i.is_dir && i.mtime == c->info.mtime && i.size == c->info.size) {
+    c->checked_ms.store(now, std::memory_order_relaxed);
+    return c;
+  }
+  std::lock_guard lock(cache_mutex_);
+  auto it = cache_.find(name);
+  if (it != cache_.end() && it->second == c) {
+    cache_size_ -= c->body.size() + name.size();
+    cache_.erase(it);
+  }
+  return nullptr;
+}
+
+REMORA_DECL void resrdr::cache_put(const std::string& name, std::shared_ptr<const cached> c) {
+  std::lock_guard lock(cache_mutex_);
+  std::size_t cost = c->body.size() + name.size();
+  if (cache_size_ + cost > cache_bytes) {  // full: start over rather than track recency
+    cache_.clear();
+    cache_size_ = 0;
+  }
+  auto [it, fresh] = cache_.insert_or_assign(name, std::move(c));
+  (void)it;
+  if (fresh) cache_size_ += cost;
+}
+
+REMORA_DECL void resrdr::answer(const http::request& req, const cached& c, http::response& res) const {
+  auto validators = [&] {
+    res.headers.emplace_back("ETag", c.etag);
+    res.headers.emplace_back("Last-Modified", c.last_modified);
+    if (maxage_ >= 0) res.headers.emplace_back("Cache-Control", "max-age=" + std::to_string(maxage_));
+  };
+  auto inm = req.header("If-None-Match");
+  bool not_modified = false;
+  if (!inm.empty()) {
+    not_modified = http::etag_matches(inm, c.etag);
+  } else if (auto ims = req.header("If-Modified-Since"); !ims.empty()) {
+    auto t = http::parse_date(ims);
+    not_modified = t && c.info.mtime <= *t;
+  }
+  res.status = not_modified ? 304 : 200;
+  if (!not_modified) res.headers.emplace_back("Content-Type", c.content_type);
+  validators();
+  if (not_modified) return;
+  res.headers.emplace_back("Accept-Ranges", "bytes");
+  std::uint64_t size = c.body.size();
+  if (auto range = req.header("Range"); !range.empty()) {
+    auto if_range = req.header("If-Range");
+    bool use = if_range.empty() || if_range == c.etag || if_range == c.last_modified;
+    auto r = use ? http::parse_range(range, size) : http::byte_range{};
+    if (r.kind == http::byte_range::unsatisfiable) {
+      res.error_page(416);
+      res.set_header("Content-Range", "bytes */" + std::to_string(size));
+      return;
+    }
+    if (r.kind == http::byte_range::ok) {
+      res.status = 206;
+      res.headers.emplace_back("Content-Range", "bytes " + std::to_string(r.first) + "-" +
+                                                    std::to_string(r.last) + "/" + std::to_string(size));
+      res.body.assign(c.body, std::size_t(r.first), std::size_t(r.last - r.first + 1));
+      return;
+    }
+  }
+  res.body = c.body;
+}
+
+REMORA_DECL bool resrdr::serve_file(const http::request& req, const std::string& name, http::response& res) {
+  if (auto c = cache_find(name)) {  // an index file, or one reached through a directory
+    answer(req, *c, res);
+    return true;
+  }
+  send_source src;
+  std::string err;
+  if (!io_->source(name, src, err)) {
+    if (err == "notfound" || err == "isdir" || err == "invalidname") return false;
+    res.error_page(500);
+    return true;
+  }
+  const auto& info = src.info;
+  bool gzip = src.deflated && req.header("Range").empty() &&
+              http::has_token(req.header("Accept-Encoding"), "gzip");
+  char etag[80];
+  std::snprintf(etag, sizeof etag, "\"%llx-%llx%s\"", (unsigned long long)info.mtime,
+                (unsigned long long)info.size, gzip ? "-gz" : "");
+  std::string last_modified = http::format_date(info.mtime);
+  auto validators = [&] {
+    res.set_header("ETag", etag);
+    res.set_header("Last-Modified", last_modified);
+    if (maxage_ >= 0) res.set_header("Cache-Control", "max-age=" + std::to_string(maxage_));
+    if (src.deflated) res.set_header("Vary", "Accept-Encoding");
+  };
+  auto inm = req.header("If-None-Match");
+  bool not_modified = false;
+  if (!inm.empty()) {
+    not_modified = http::etag_matches(inm, etag);
+  } else if (auto ims = req.header("If-Modified-Since"); !ims.empty()) {
+    auto t = http::parse_date(ims);
+    not_modified = t && info.mtime <= *t;
+  }
+  if (not_modified) {
+    res.status = 304;
+    validators();
+    return true;
+  }
+  res.status = 200;
+  res.set_header("Content-Type", http::mime_type(name));
+  validators();
+
+  if (gzip) {  // the stored deflate stream, as a gzip member
+    res.set_header("Content-Encoding", "gzip");
+    res.body = gzip_header(info.mtime);
+    res.tail = gzip_trailer(src.crc32, info.size);
+    if (src.memory) {
+      res.body.append(reinterpret_cast<const char*>(src.memory + src.offset), std::size_t(src.length));
+      res.body.append(res.tail);
+      res.tail.clear();
+    } else {
+      res.file = std::move(src.fd);
+      res.file_offset = src.offset;
+      res.file_length = src.length;
+    }
+    return true;
+  }
+  if (!src.deflated && info.size <= inline_limit) {  // small: read once, keep, answer from memory
+    auto c = std::make_shared<cached>();
+    c->info = info;
+    c->etag = etag;
+    c->last_modified = last_modified;
+    c->content_type = http::mime_type(name);
+    if (!src.text.empty() || info.size == 0) {
+      c->body = std::move(src.text);
+    } else if (src.memory) {
+      c->body.assign(reinterpret_cast<const char*>(src.memory + src.offset), std::size_t(src.length));
+    } else {
+      c->body.resize(std::size_t(info.size));
+      std::uint64_t got = 0;
+      while (got < info.size) {
+        ssize_t n = ::pread(src.fd.get(), c->body.data() + got, std::size_t(info.size - got), off_t(src.offset + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += std::uint64_t(n);
+      }
+      if (got != info.size) {
+        res.error_page(500);
+        return true;
+      }
+    }
+    using namespace std::chrono;
+    c->checked_ms = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+    res.headers.clear();
+    answer(req, *c, res);
+    cache_put(name, std::move(c));
+    return true;
+  }
+  if (src.deflated) {  // a client without gzip: inflate (bounded by the entry's size)
+    auto f = io_->open(name, "r", err);
+    if (!f) {
+      res.error_page(500);
+      return true;
+    }
+    src.text.clear();
+    src.text.reserve(std::size_t(info.size));
+    char buf[16384];
+    for (std::ptrdiff_t n; (n = f->read(buf, sizeof buf, err)) > 0;) src.text.append(buf, std::size_t(n));
+    if (!err.empty() || src.text.size() != info.size) {
+      res.error_page(500);
+      return true;
+    }
+    src.length = src.text.size();
+    src.offset = 0;
+    src.fd.reset();
+    src.memory = nullptr;
+  }
+
+  std::uint64_t size = info.size, first = 0, length = size;
+  res.set_header("Accept-Ranges", "bytes");
+  if (auto range = req.header("Range"); !range.empty()) {
+    auto if_range = req.header("If-Range");
+    bool use = if_range.empty() || if_range == etag || if_range == last_modified;
+    auto r = use ? http::parse_range(range, size) : http::byte_range{};
+    if (r.kind == http::byte_range::unsatisfiable) {
+      res.error_page(416);
+      res.set_header("Content-Range", "bytes */" + std::to_string(size));
+      return true;
+    }
+    if (r.kind == http::byte_range::ok) {
+      first = r.first;
+      length = r.last - r.first + 1;
+      res.status = 206;
+      res.set_header("Content-Range", "bytes " + std::to_string(r.first) + "-" + std::to_string(r.last) +
+                                          "/" + std::to_string(size));
+    }
+  }
+  if (!src.text.empty() || size == 0) {
+    res.body = src.text.substr(std::size_t(first), std::size_t(length));
+  } else if (src.memory) {
+    res.body.assign(reinterpret_cast<const char*>(src.memory + src.offset + first), std::size_t(length));
+  } else if (length <= inline_limit) {
+    res.body.resize(std::size_t(length));
+    std::uint64_t got = 0;
+    while (got < length) {
+      ssize_t n = ::pread(src.fd.get(), res.body.data() + got, std::size_t(length - got),
+                          off_t(src.offset + first + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += std::uint64_t(n);
+    }
+    if (got != length) res.error_page(500);
+  } else {
+    res.file = std::move(src.fd);
+    res.file_offset = src.offset + first;
+    res.file_length = length;
+  }
+  return true;
+}
+
+}  // namespace remora::vfs
