@@ -2,6 +2,7 @@
 #include <remora/cli/options.hpp>
 #include <remora/server.hpp>
 #include <remora/vfs/resrdr.hpp>
+#include <remora/vfs/zip_io.hpp>
 
 #include <cstdio>
 #include <filesystem>
@@ -79,6 +80,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "Fatal error: cannot create the Lua VM\n");
     return 1;
   }
+  // From here on SIGINT/SIGTERM wait in the loop's queue and stop the server once it runs.
+  srv.handle_signals([](const std::string& sig) { std::fprintf(stderr, "\nGot %s; exiting...\n", sig.c_str()); });
 
   long long port = conf.port.value_or(80);
   if (port != 0) {
@@ -97,17 +100,32 @@ int main(int argc, char** argv) {
 
   for (auto& app : opts.apps) {
     std::string label = app.name.empty() ? "root application" : app.name;
-    try {
-      auto dir = std::make_shared<remora::vfs::disk_reader>(resolve_app_path(app.path));
-      srv.vfs().insert(dir, app.name.empty() ? "/" : "/" + app.name + "/", app.priority);
-      std::fprintf(stderr, "Loading %s as \"%s\" : ok\n", app.path.c_str(), label.c_str());
-    } catch (const std::system_error& e) {
-      std::fprintf(stderr, "Loading %s as \"%s\" : failed: %s\n", app.path.c_str(), label.c_str(),
-                   e.code().message().c_str());
+    std::string path = resolve_app_path(app.path), err;
+    std::shared_ptr<remora::vfs::io> io;
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      try {
+        io = std::make_shared<remora::vfs::disk_io>(path);
+      } catch (const std::system_error& e) {
+        err = e.code().message();
+      }
+    } else if (std::filesystem::is_regular_file(path, ec)) {
+      io = remora::vfs::zip_io::open_file(path, err);  // a deployed app
+      if (io)
+        for (auto& w : static_cast<remora::vfs::zip_io&>(*io).archive().warnings())
+          std::fprintf(stderr, "%s: %s\n", app.path.c_str(), w.c_str());
+    } else {
+      err = "no such directory or ZIP file";
     }
+    if (!io) {
+      std::fprintf(stderr, "Loading %s as \"%s\" : failed: %s\n", app.path.c_str(), label.c_str(), err.c_str());
+      continue;
+    }
+    srv.vfs().insert(std::make_shared<remora::vfs::resrdr>(io), app.name.empty() ? "/" : "/" + app.name + "/",
+                     app.priority);
+    std::fprintf(stderr, "Loading %s as \"%s\" : ok\n", app.path.c_str(), label.c_str());
   }
 
-  srv.handle_signals([](const std::string& sig) { std::fprintf(stderr, "\nGot %s; exiting...\n", sig.c_str()); });
   srv.run();
   return 0;
 }

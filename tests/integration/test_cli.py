@@ -1,0 +1,251 @@
+"""Command line and configuration file: --version, usage, -l parsing, conf errors, port
+fallback, console report, missing application directories."""
+import os
+import re
+import socket
+import tempfile
+import time
+import unittest
+
+import harness
+from harness import NOT_FOUND_BODY, Server, ServerTestCase, run_remora, write_file
+
+
+class VersionUsageTest(unittest.TestCase):
+    def test_version(self):
+        p = run_remora(["--version"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        harness.assert_no_crash(p.stdout + p.stderr)
+        lines = p.stdout.splitlines()
+        self.assertEqual(lines[0], "Remora 0.1.0")
+        self.assertRegex(lines[1], r"^edition: \w+$")
+        self.assertRegex(lines[2], r"^policies: io=\S+ tls=\S+ alloc=\S+ threads=\S+$")
+        self.assertRegex(lines[3], r"^features: .*\blua5\.4\b")
+        self.assertEqual(len(lines), 4, p.stdout)
+
+    def test_help(self):
+        for arg in ("-h", "-?"):
+            p = run_remora([arg])
+            self.assertEqual(p.returncode, 1, arg)
+            self.assertEqual(p.stdout, "", arg)
+            self.assertIn("Usage: remora", p.stderr)
+            self.assertIn("-l[name]:[priority]:app", p.stderr)
+            self.assertIn("-c configfile", p.stderr)
+            harness.assert_no_crash(p.stderr)
+
+    def test_bad_load_commands(self):
+        for arg, msg in (("-lfoo", "expected -l[name]:[priority]:path"),
+                         ("-lfoo:", "expected -l[name]:[priority]:path"),
+                         ("-l::", "no path"),
+                         ("-lfoo::", "no path"),
+                         ("-lfoo:x:/tmp", "priority must be a number")):
+            p = run_remora([arg])
+            self.assertEqual(p.returncode, 1, arg)
+            self.assertIn("Invalid load command '%s'" % arg, p.stderr)
+            self.assertIn(msg, p.stderr, arg)
+            self.assertNotIn("Server listening", p.stderr)
+            harness.assert_no_crash(p.stderr)
+
+    def test_unknown_arguments(self):
+        for args in (["--bogus"], ["-x"], ["script.lua"], ["-c"]):
+            p = run_remora(args)
+            self.assertEqual(p.returncode, 1, args)
+            self.assertNotIn("Server listening", p.stderr)
+            harness.assert_no_crash(p.stderr)
+        self.assertIn("unknown argument '--bogus'", run_remora(["--bogus"]).stderr)
+        self.assertIn("-c needs a configuration file", run_remora(["-c"]).stderr)
+
+    def test_bad_argument_after_good_ones(self):
+        d = tempfile.mkdtemp(prefix="remora-cli-")
+        try:
+            p = run_remora(["-l::" + d, "-lfoo"])
+            self.assertEqual(p.returncode, 1)
+            self.assertNotIn("Server listening", p.stderr)
+        finally:
+            os.rmdir(d)
+
+
+class ConfErrorTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="remora-conf-")
+        self.addCleanup(self.tmp.cleanup)
+
+    def run_conf(self, text, name="bad.conf"):
+        path = os.path.join(self.tmp.name, name)
+        with open(path, "w") as f:
+            f.write(text)
+        p = run_remora(["-c", path])
+        harness.assert_no_crash(p.stdout + p.stderr)
+        self.assertNotIn("Server listening", p.stderr)
+        return path, p
+
+    def test_wrong_type(self):
+        path, p = self.run_conf('port=%d\nhost="127.0.0.1"\nconncnt="x"\n' % harness.free_port())
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("%s: invalid value for parameter 'conncnt': (integer expected, got string)" % path,
+                      p.stderr)
+
+    def test_wrong_types_other_params(self):
+        for text, name, what in (('port="x"', "port", "(integer expected, got string)"),
+                                 ("port=1.5", "port", "(integer expected, got float)"),
+                                 ("host=5", "host", "(string expected, got number)"),
+                                 ("reqbodymax={}", "reqbodymax", "integer expected"),
+                                 ("headertimeout=true", "headertimeout", "integer expected")):
+            path, p = self.run_conf(text + "\n")
+            self.assertEqual(p.returncode, 1, text)
+            self.assertIn("%s: invalid value for parameter '%s': " % (path, name), p.stderr, text)
+            self.assertIn(what, p.stderr, text)
+
+    def test_out_of_range(self):
+        for text, name in (("reqmaxsz=100", "reqmaxsz"), ("conncnt=-1", "conncnt"), ("port=70000", "port"),
+                           ("headertimeout=0", "headertimeout")):
+            path, p = self.run_conf(text + "\n")
+            self.assertEqual(p.returncode, 1, text)
+            self.assertIn("%s: invalid value for parameter '%s'" % (path, name), p.stderr, text)
+            self.assertRegex(p.stderr, r"is outside \d+\.\.\d+")
+
+    def test_syntax_error(self):
+        path, p = self.run_conf("port = 9000\nx = = 1\n")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("%s:2:" % path, p.stderr)
+
+    def test_runtime_error(self):
+        path, p = self.run_conf('error("boom from conf")\n')
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("boom from conf", p.stderr)
+
+    def test_only_base_library(self):
+        for text in ('port = tonumber(os.getenv("PORT"))\n', 'io.write("x")\n',
+                     'require("socket")\n', 'x = string.format("%d", 1)\n', 'x = ("a"):upper()\n'):
+            path, p = self.run_conf(text)
+            self.assertEqual(p.returncode, 1, text)
+            self.assertIn(path, p.stderr, text)
+
+    def test_missing_conf_file(self):
+        path = os.path.join(self.tmp.name, "nope.conf")
+        p = run_remora(["-c", path])
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(path, p.stderr)
+
+    def test_base_library_usable(self):
+        # the conf is Lua: computed values and base functions work
+        port = harness.free_port()
+        d = os.path.join(self.tmp.name, "www")
+        write_file(d, "f.txt", b"conf ok")
+        text = ("local base = tonumber('%d')\nport = base - 1 + 1\nhost = '127.' .. '0.0.1'\n"
+                "assert(type(port) == 'number')\nconncnt = math and 0 or 10\n" % port)
+        with Server(apps=["-l::" + d], conf_text=text) as srv:
+            self.assertEqual(srv.port, port)
+            self.assertEqual(srv.get("/f.txt").body, b"conf ok")
+
+
+class ConsoleAndAppsTest(ServerTestCase):
+    def test_console_report(self):
+        tmp = self.tempdir()
+        write_file(tmp, "www/a.txt", b"A")
+        port = harness.free_port()
+        # relative conf and app paths, resolved from the working directory
+        srv = Server(apps=["-l::www", "-lnamed:3:www"], conf_text=None, tmpdir=tmp,
+                     conf={"port": port})
+        try:
+            out = srv.output()
+            self.assertIn("Remora", out)
+            self.assertRegex(out, r"(?m)^Loading /\S+remora-test\.conf$")
+            self.assertIn("Loading %s" % os.path.join(tmp, "remora-test.conf"), out)
+            self.assertIn("Server listening on IPv4 port %d, interface 127.0.0.1" % port, out)
+            self.assertIn('Loading www as "root application" : ok', out)
+            self.assertIn('Loading www as "named" : ok', out)
+            lines = srv.output_lines()
+            i_listen = next(i for i, l in enumerate(lines) if l.startswith("Server listening"))
+            i_app = next(i for i, l in enumerate(lines) if l.startswith("Loading www"))
+            self.assertLess(i_listen, i_app)
+            self.assertEqual(srv.get("/a.txt").body, b"A")
+            self.assertEqual(srv.get("/named/a.txt").body, b"A")
+        finally:
+            srv.stop()
+
+    def test_relative_conf_path_printed_absolute(self):
+        tmp = self.tempdir()
+        port = harness.free_port()
+        harness.write_conf(os.path.join(tmp, "my.conf"), port=port)
+        import subprocess
+        p = subprocess.Popen([harness.REMORA, "-c", "my.conf"], cwd=tmp, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            out = b""
+            while b"Server listening" not in out:
+                line = p.stderr.readline()
+                if not line:
+                    break
+                out += line
+            time.sleep(0.2)  # see harness.Server: the signal handler comes after the listener line
+        finally:
+            p.terminate()
+            rest = p.communicate(timeout=harness.WAIT)[1]
+        out = (out + rest).decode()
+        self.assertEqual(p.returncode, 0, out)
+        harness.assert_no_crash(out)
+        self.assertIn("Loading %s\n" % os.path.join(os.path.realpath(tmp), "my.conf"), out)
+
+    def test_missing_app_dir_keeps_running(self):
+        tmp = self.tempdir()
+        good = os.path.join(tmp, "good")
+        write_file(good, "g.txt", b"good app")
+        missing = os.path.join(tmp, "does-not-exist")
+        srv = self.start(apps=["-lgone::" + missing, "-l::" + good, "-l::" + missing + "2"])
+        out = srv.output()
+        self.assertRegex(out, r'Loading %s as "gone" : failed: \S' % re.escape(missing))
+        self.assertRegex(out, r'Loading %s2 as "root application" : failed: ' % re.escape(missing))
+        self.assertIn('Loading %s as "root application" : ok' % good, out)
+        self.assertTrue(srv.alive())
+        self.assertEqual(srv.get("/g.txt").body, b"good app")
+        r = srv.get("/gone/x")
+        self.assertEqual((r.status, r.body), (404, NOT_FOUND_BODY))
+
+    def test_app_path_is_a_file(self):
+        tmp = self.tempdir()
+        f = write_file(tmp, "file.txt", b"x")
+        srv = self.start(apps=["-lf::" + f])
+        self.assertIn('Loading %s as "f" : failed' % f, srv.output())
+        self.assertEqual(srv.get("/f/").status, 404)
+
+    def test_no_apps(self):
+        srv = self.start()
+        r = srv.get("/")
+        self.assertEqual((r.status, r.body), (404, NOT_FOUND_BODY))
+
+    def test_port_fallback_when_busy(self):
+        free = []
+        for p in harness.FALLBACK_PORTS:
+            try:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+                free.append(p)
+            except OSError:
+                pass
+        if not free:
+            self.skipTest("all fallback ports 9357-9370 are busy")
+        blocker = socket.socket()
+        self.addCleanup(blocker.close)
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        busy = blocker.getsockname()[1]
+        tmp = self.tempdir()
+        write_file(tmp, "www/fb.txt", b"fallback")
+        srv = self.start(apps=["-l::" + os.path.join(tmp, "www")], conf={"port": busy})
+        self.assertIn(srv.port, harness.FALLBACK_PORTS, srv.output())
+        self.assertNotEqual(srv.port, busy)
+        self.assertIn(srv.port, free)
+        self.assertIn("Server listening on IPv4 port %d, interface 127.0.0.1" % srv.port, srv.output())
+        self.assertEqual(srv.get("/fb.txt").body, b"fallback")
+
+    def test_priority_argument(self):
+        tmp = self.tempdir()
+        write_file(tmp, "lo/p.txt", b"low")
+        write_file(tmp, "hi/p.txt", b"high")
+        srv = self.start(apps=["-lp:-1:" + os.path.join(tmp, "lo"), "-lp:5:" + os.path.join(tmp, "hi")])
+        self.assertEqual(srv.get("/p/p.txt").body, b"high")
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -21,6 +21,9 @@ struct file_info {
   bool is_dir = false;
   std::uint64_t size = 0;
   std::time_t mtime = 0;
+  // Changes whenever the file does, at finer grain than mtime (disk: inode and ctime in ns);
+  // 0 where the IO cannot change (ZIP).
+  std::uint64_t stamp = 0;
 };
 
 // An open file. read() returns the bytes read (0 at the end) or -1 with `err`.

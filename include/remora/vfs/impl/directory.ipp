@@ -79,6 +79,9 @@ REMORA_DECL unique_fd open_beneath(int dirfd, std::string_view rel, int flags) {
       long fd = ::syscall(SYS_openat2, dirfd, p.c_str(), &how, sizeof how);
       if (fd >= 0) return unique_fd(int(fd));
       if (errno == EINTR || errno == EAGAIN) continue;
+      // EXDEV: the path crossed an absolute symlink (or tried to leave). The check below
+      // keeps an absolute link that lands inside the directory and refuses the rest.
+      if (errno == EXDEV) break;
       if (errno != ENOSYS) return unique_fd();
       no_openat2.store(true, std::memory_order_relaxed);
       break;

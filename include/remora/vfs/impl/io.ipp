@@ -109,6 +109,8 @@ inline file_info to_info(const struct stat& st) {
   i.is_dir = S_ISDIR(st.st_mode);
   i.size = i.is_dir ? 0 : std::uint64_t(st.st_size);
   i.mtime = st.st_mtime;
+  i.stamp = (std::uint64_t(st.st_ino) * 0x9E3779B97F4A7C15ull) ^
+            (std::uint64_t(st.st_ctim.tv_sec) * 1000000000ull + std::uint64_t(st.st_ctim.tv_nsec));
   return i;
 }
 }  // namespace detail

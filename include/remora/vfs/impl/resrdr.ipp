@@ -100,7 +100,7 @@ REMORA_DECL std::shared_ptr<const resrdr::cached> resrdr::cache_find(const std::
   if (now - c->checked_ms.load(std::memory_order_relaxed) < 1000) return c;
   file_info i;
   std::string err;
-  if (io_->stat(name, i, err) && !i.is_dir && i.mtime == c->info.mtime && i.size == c->info.size) {
+  if (io_->stat(name, i, err) && !i.is_dir && i.mtime == c->info.mtime && i.size == c->info.size && i.stamp == c->info.stamp) {
     c->checked_ms.store(now, std::memory_order_relaxed);
     return c;
   }
