@@ -84,6 +84,7 @@ class basic_server {
 
   vfs::tree& vfs() noexcept { return state_->vfs; }
   const server_config& config() const noexcept { return state_->config; }
+  // The loop that owns the listeners, signals and timers (thread 0's).
   boost::asio::io_context& context() noexcept { return ioc_; }
 
   // Binds `port` on `host` (empty: every interface, IPv6 and IPv4). Port 0 binds an
@@ -111,7 +112,14 @@ class basic_server {
   void accept(acceptor_t& a);
   void schedule_sweep();
 
+  // With several loop threads each runs its own io_context; a connection lives on one of them
+  // for its whole life, so its handlers never overlap and need no strand. workers_[0] is ioc_.
+  // Declared before ioc_: an accept still pending in ioc_ when it is destroyed holds a socket
+  // of a worker's context, which must still exist then.
+  std::vector<std::unique_ptr<boost::asio::io_context>> extra_;
   boost::asio::io_context ioc_;
+  std::vector<boost::asio::io_context*> workers_;
+  std::size_t next_worker_ = 0;
   std::shared_ptr<detail::server_state> state_;
   std::vector<std::unique_ptr<acceptor_t>> acceptors_;
   boost::asio::steady_timer sweep_timer_;

@@ -18,3 +18,5 @@
 #include <remora/zip/impl/archive.ipp>
 #include <remora/lsp/impl/compiler.ipp>
 #include <remora/lua/impl/io_lib.ipp>
+#include <remora/lua/impl/json.ipp>
+#include <remora/lua/impl/ba_core.ipp>

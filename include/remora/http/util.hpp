@@ -28,6 +28,10 @@ enum class target_status { ok, bad_request, not_found };
 // A trailing slash is kept.
 target_status decode_target(std::string_view target, std::string& path, std::string_view& query);
 
+// Percent-encodes a decoded path for a Location header: unreserved characters, '/', and
+// the sub-delimiters stay; everything else (including '%') becomes %XX.
+std::string encode_path(std::string_view path);
+
 // Percent-decodes `in` ('+' is kept as is); false on a malformed escape.
 bool percent_decode(std::string_view in, std::string& out);
 

@@ -3,6 +3,7 @@
 #include <remora/http/message.hpp>
 #include <remora/http/util.hpp>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -64,6 +65,7 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
   void expire() override {
     asio::post(sock_.get_executor(), [self = this->shared_from_this()] { self->close(); });
   }
+  executor_type get_executor() { return sock_.get_executor(); }
 
  private:
   void set_deadline(unsigned seconds) {
@@ -311,10 +313,15 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
 
 template<policy_bundle P>
 basic_server<P>::basic_server(server_config cfg)
-    : ioc_(P::thread::threads(cfg.threads) > 1 ? BOOST_ASIO_CONCURRENCY_HINT_DEFAULT : 1),
+    : ioc_(1),
       state_(std::make_shared<detail::server_state>()),
       sweep_timer_(ioc_) {
   state_->config = cfg;
+  workers_.push_back(&ioc_);
+  for (unsigned i = 1; i < P::thread::threads(cfg.threads); ++i) {
+    extra_.push_back(std::make_unique<boost::asio::io_context>(1));
+    workers_.push_back(extra_.back().get());
+  }
   lua_ = detail::new_lua_state(P::alloc::resource());
   // sendfile(2) to a peer that has gone raises SIGPIPE (it has no MSG_NOSIGNAL), which would
   // kill the process; turn it into EPIPE unless the embedding program chose a handler itself.
@@ -391,7 +398,8 @@ listen_result basic_server<P>::listen_fallback(const std::string& host, std::uin
 template<policy_bundle P>
 void basic_server<P>::accept(acceptor_t& a) {
   using conn = detail::connection<P>;
-  a.async_accept(P::thread::make_executor(ioc_.get_executor()),
+  auto& worker = *workers_[next_worker_++ % workers_.size()];
+  a.async_accept(P::thread::make_executor(worker.get_executor()),
                  [this, &a](boost::system::error_code ec, typename conn::socket_type s) {
                    if (!a.is_open() || state_->stopping) return;
                    if (!ec) {
@@ -406,10 +414,12 @@ void basic_server<P>::accept(acceptor_t& a) {
                      }
                      if (c) {
                        auto limit = state_->config.conncnt;
-                       if (state_->conns.add(c, limit)) {
-                         c->start();
+                       bool admitted = state_->conns.add(c, limit);
+                       // start on the connection's own loop
+                       if (admitted) {
+                         boost::asio::post(c->get_executor(), [c] { c->start(); });
                        } else if (state_->conns.size() <= 2u * limit) {
-                         c->reject();
+                         boost::asio::post(c->get_executor(), [c] { c->reject(); });
                        }  // else: far over the limit, dropped at once
                      }
                    }
@@ -440,11 +450,13 @@ void basic_server<P>::handle_signals(log_fn on_signal) {
 template<policy_bundle P>
 void basic_server<P>::run() {
   schedule_sweep();
-  unsigned n = P::thread::threads(state_->config.threads);
-  std::vector<std::thread> extra;
-  for (unsigned i = 1; i < n; ++i) extra.emplace_back([this] { ioc_.run(); });
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards;
+  for (auto& x : extra_) guards.push_back(boost::asio::make_work_guard(*x));
+  std::vector<std::thread> threads;
+  for (auto& x : extra_) threads.emplace_back([ctx = x.get()] { ctx->run(); });
   ioc_.run();
-  for (auto& t : extra) t.join();
+  for (auto& x : extra_) x->stop();
+  for (auto& t : threads) t.join();
 }
 
 template<policy_bundle P>
@@ -456,7 +468,7 @@ void basic_server<P>::stop() {
     sweep_timer_.cancel();
     if (signals_) signals_->cancel();
     state_->conns.expire_all();
-    ioc_.stop();
+    for (auto* w : workers_) w->stop();
   });
 }
 

@@ -70,9 +70,18 @@ REMORA_DECL void registry::expire_all() {
 }
 
 // A Lua VM whose every allocation comes from `r`.
+// nullptr when the resource cannot hold even the standard libraries (a small arena).
 REMORA_DECL lua_State* new_lua_state(std::pmr::memory_resource& r) {
   lua_State* L = lua_newstate(&lua_alloc, &r);
-  if (L) luaL_openlibs(L);
+  if (!L) return nullptr;
+  lua_pushcfunction(L, [](lua_State* S) -> int {
+    luaL_openlibs(S);
+    return 0;
+  });
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    lua_close(L);
+    return nullptr;
+  }
   return L;
 }
 

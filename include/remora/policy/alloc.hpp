@@ -1,8 +1,9 @@
 // Allocation policy.
 //
-// An allocation policy owns one std::pmr::memory_resource for everything the server allocates
-// on behalf of its users: the Lua VM (through lua_alloc below), connection objects and their
-// buffers. It is fixed for the life of the binary.
+// An allocation policy owns one std::pmr::memory_resource for what grows with the users of
+// the server: the Lua VM (through lua_alloc below) and connection objects. (A connection's
+// parse and send buffers still come from the heap; moving them is a later step.) It is fixed
+// for the life of the binary.
 //
 //   static std::pmr::memory_resource& resource() noexcept;   // the one resource
 //   static constexpr const char* name;                        // for --version and summary()

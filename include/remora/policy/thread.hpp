@@ -9,8 +9,10 @@
 //   template<class Executor> static auto make_executor(Executor) -> per-connection executor
 //   static constexpr const char* name;
 //
-// With several threads each connection runs on a strand, so its handlers never overlap; the
-// single-thread model hands out the loop's own executor and a mutex that does nothing.
+// With several threads each thread runs its own event loop and a connection stays on one loop
+// for life, so its handlers never overlap and need no strand; make_executor is the hook for a
+// policy that wants to wrap the executor (one that shares a loop between threads would return
+// a strand). The single-thread model has one loop and a mutex that does nothing.
 #pragma once
 #include <remora/config.hpp>
 
@@ -62,7 +64,7 @@ struct pool {
     return std::max(1u, std::thread::hardware_concurrency());
   }
   template<class Executor>
-  static boost::asio::strand<Executor> make_executor(Executor ex) { return boost::asio::make_strand(ex); }
+  static Executor make_executor(Executor ex) { return ex; }
 };
 
 }  // namespace thread

@@ -42,7 +42,22 @@ REMORA_DECL void response::error_page(unsigned s) {
 
 REMORA_DECL void response::redirect(unsigned s, std::string_view location) {
   error_page(s);
-  set_header("Location", location);
+  // The location is often built from a decoded path: escape what may never appear in a URI
+  // (controls, space, DEL, non-ASCII), so a name holding CR LF cannot inject a header.
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string loc;
+  loc.reserve(location.size());
+  for (char ch : location) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f) {
+      loc.push_back('%');
+      loc.push_back(hex[c >> 4]);
+      loc.push_back(hex[c & 15]);
+    } else {
+      loc.push_back(ch);
+    }
+  }
+  set_header("Location", loc);
 }
 
 REMORA_DECL void response::reset() {

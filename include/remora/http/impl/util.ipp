@@ -134,6 +134,25 @@ REMORA_DECL std::optional<std::time_t> parse_date(std::string_view s) noexcept {
   return timegm(&tm);
 }
 
+REMORA_DECL std::string encode_path(std::string_view path) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(path.size());
+  for (char ch : path) {
+    auto c = static_cast<unsigned char>(ch);
+    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                std::string_view("-._~/!$&'()*+,;=:@").find(ch) != std::string_view::npos;
+    if (keep) {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
 REMORA_DECL bool percent_decode(std::string_view in, std::string& out) {
   out.clear();
   out.reserve(in.size());
@@ -168,8 +187,8 @@ REMORA_DECL target_status decode_target(std::string_view target, std::string& pa
     }
     auto rest = target.substr(scheme + 3);
     auto slash = rest.find_first_of("/?#");
+    // An empty path ("http://host", "http://host?q") is "/".
     target = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
-    if (target.front() != '/') return target_status::bad_request;
   }
   auto hash = target.find('#');
   if (hash != std::string_view::npos) target = target.substr(0, hash);

@@ -46,7 +46,7 @@ REMORA_DECL bool tree::dispatch(const http::request& req, http::response& res) c
   const std::string& path = req.path;
   for (auto& m : mounts_) {
     if (path.size() + 1 == m.prefix.size() && m.prefix.compare(0, path.size(), path) == 0) {
-      std::string loc = m.prefix;
+      std::string loc = http::encode_path(m.prefix);
       if (!req.query.empty()) loc.append("?").append(req.query);
       res.redirect(302, loc);
       return true;

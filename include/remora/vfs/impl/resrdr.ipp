@@ -55,7 +55,7 @@ REMORA_DECL bool resrdr::service(const http::request& req, std::string_view rel,
   if (!info.is_dir && !rel.empty() && rel.back() == '/') return false;  // "file/" names nothing
   if (info.is_dir) {
     if (!rel.empty() && rel.back() != '/') {
-      std::string loc = req.path + "/";
+      std::string loc = http::encode_path(req.path) + "/";
       if (!req.query.empty()) loc.append("?").append(req.query);
       res.redirect(302, loc);
       return true;
