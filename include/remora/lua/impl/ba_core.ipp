@@ -826,7 +826,7 @@ inline int dt_add(lua_State* L) {
   int self = test_datetime(L, 1) ? 1 : 2, other = 3 - self;
   auto& dt = check_datetime(L, self);
   if (test_datetime(L, other)) return luaL_error(L, "cannot add two datetimes");
-  std::int64_t s, n;
+  std::int64_t s = 0, n = 0;
   delta_at(L, other, s, n);
   push_datetime(L, dt.secs + s, dt.nsec + n, dt.offset);
   return 1;
@@ -841,7 +841,7 @@ inline int dt_sub(lua_State* L) {
     else lua_pushnumber(L, lua_Number(ds) + lua_Number(dn) / 1e9);
     return 1;
   }
-  std::int64_t s, n;
+  std::int64_t s = 0, n = 0;
   delta_at(L, 2, s, n);
   push_datetime(L, a->secs - s, a->nsec - n, a->offset);
   return 1;
