@@ -106,7 +106,7 @@ TEST_CASE("tree: fall-through to the next directory") {
   t.insert(std::make_shared<probe>("third", true, &log), "/", 0);
   response res;
   REQUIRE(t.dispatch(make_request("/x"), res));
-  CHECK(res.body == "second");
+  CHECK(res.content() == "second");
   CHECK(res.header("X-Touched") == "second");
   CHECK(log == std::vector<std::string>{"first:x", "second:x"});
 }
@@ -153,7 +153,7 @@ TEST_CASE("tree: remove") {
   CHECK_FALSE(t.remove(a.get()));
   response res;
   REQUIRE(t.dispatch(make_request("/x/y"), res));
-  CHECK(res.body == "b");
+  CHECK(res.content() == "b");
   CHECK(t.remove(b.get()));
   CHECK(t.size() == 0);
   CHECK_FALSE(t.dispatch(make_request("/x/y"), res));
@@ -207,7 +207,7 @@ TEST_CASE("disk_reader: a small file") {
   site s;
   auto res = s.get("/hello.txt");
   CHECK(res.status == 200);
-  CHECK(res.body == "Hello, world!");
+  CHECK(res.content() == "Hello, world!");
   CHECK_FALSE(res.file);
   CHECK(res.header("Content-Type") == "text/plain");
   CHECK_FALSE(res.header("ETag").empty());
@@ -220,14 +220,14 @@ TEST_CASE("disk_reader: a small file") {
   // Again (from the cache): the same answer.
   auto again = s.get("/hello.txt");
   CHECK(again.status == 200);
-  CHECK(again.body == "Hello, world!");
+  CHECK(again.content() == "Hello, world!");
   CHECK(again.header("ETag") == res.header("ETag"));
   CHECK(again.header("Content-Type") == "text/plain");
 
   CHECK(s.get("/style.css").header("Content-Type") == "text/css");
   auto z = s.get("/zero.txt");
   CHECK(z.status == 200);
-  CHECK(z.body.empty());
+  CHECK(z.content().empty());
 
   CHECK(s.get("/missing.txt").status == 404);
   CHECK(s.get("/hello.txt/").status == 404);  // a file is not a directory
@@ -237,7 +237,7 @@ TEST_CASE("disk_reader: a large file goes out as a file part") {
   site s;
   auto res = s.get("/big.bin");
   CHECK(res.status == 200);
-  CHECK(res.body.empty());
+  CHECK(res.content().empty());
   REQUIRE(res.file);
   CHECK(res.file_offset == 0);
   CHECK(res.file_length == s.big.size());
@@ -255,12 +255,12 @@ TEST_CASE("disk_reader: a large file goes out as a file part") {
 
   auto small = s.get("/big.bin", {{"Range", "bytes=16-31"}});  // a small slice is read inline
   CHECK(small.status == 206);
-  CHECK(small.body == s.big.substr(16, 16));
+  CHECK(small.content() == s.big.substr(16, 16));
   CHECK(small.header("Content-Range") == "bytes 16-31/" + std::to_string(s.big.size()));
 
   auto tail = s.get("/big.bin", {{"Range", "bytes=-10"}});
   CHECK(tail.status == 206);
-  CHECK(tail.body == std::string(10, 'z'));
+  CHECK(tail.content() == std::string(10, 'z'));
 
   auto bad = s.get("/big.bin", {{"Range", "bytes=99999999-"}});
   CHECK(bad.status == 416);
@@ -271,12 +271,12 @@ TEST_CASE("disk_reader: index files and directory redirects") {
   site s;
   auto res = s.get("/both/");
   CHECK(res.status == 200);
-  CHECK(res.body == "html index");  // index.html before index.htm
+  CHECK(res.content() == "html index");  // index.html before index.htm
   CHECK(res.header("Content-Type") == "text/html; charset=utf-8");
 
   res = s.get("/htm/");
   CHECK(res.status == 200);
-  CHECK(res.body == "htm only");
+  CHECK(res.content() == "htm only");
 
   res = s.get("/both");
   CHECK(res.status == 302);
@@ -334,7 +334,7 @@ TEST_CASE("disk_reader: conditional requests") {
 
     auto r = s.get(p, {{"If-None-Match", etag}});
     CHECK(r.status == 304);
-    CHECK(r.body.empty());
+    CHECK(r.content().empty());
     CHECK_FALSE(r.file);
     CHECK(r.header("ETag") == etag);
 
@@ -361,21 +361,21 @@ TEST_CASE("disk_reader: ranges on a small file") {
   site s;
   auto r = s.get("/hello.txt", {{"Range", "bytes=0-4"}});
   CHECK(r.status == 206);
-  CHECK(r.body == "Hello");
+  CHECK(r.content() == "Hello");
   CHECK(r.header("Content-Range") == "bytes 0-4/13");
   r = s.get("/hello.txt", {{"Range", "bytes=7-"}});
   CHECK(r.status == 206);
-  CHECK(r.body == "world!");
+  CHECK(r.content() == "world!");
   r = s.get("/hello.txt", {{"Range", "bytes=13-"}});
   CHECK(r.status == 416);
   CHECK(r.header("Content-Range") == "bytes */13");
   r = s.get("/hello.txt", {{"Range", "bytes=0-1,3-4"}});  // several: the whole
   CHECK(r.status == 200);
-  CHECK(r.body == "Hello, world!");
+  CHECK(r.content() == "Hello, world!");
   // If-Range that does not match: the whole.
   r = s.get("/hello.txt", {{"Range", "bytes=0-4"}, {"If-Range", "\"stale\""}});
   CHECK(r.status == 200);
-  CHECK(r.body == "Hello, world!");
+  CHECK(r.content() == "Hello, world!");
 }
 
 TEST_CASE("disk_reader and open_beneath: symlinks") {
@@ -394,17 +394,17 @@ TEST_CASE("disk_reader and open_beneath: symlinks") {
     bool answered = true;
     auto res = s.get(p, {}, "GET", &answered);
     CHECK_FALSE(answered);
-    CHECK(res.body.find("outside secret") == std::string::npos);
+    CHECK(res.content().find("outside secret") == std::string::npos);
   }
   auto in = s.get("/inside.txt");
   CHECK(in.status == 200);
-  CHECK(in.body == "Hello, world!");
+  CHECK(in.content() == "Hello, world!");
   auto abs_in = s.get("/abs-inside.txt");
   CHECK(abs_in.status == 200);
-  CHECK(abs_in.body == "Hello, world!");
+  CHECK(abs_in.content() == "Hello, world!");
   auto dir_in = s.get("/both-link/index.html");
   CHECK(dir_in.status == 200);
-  CHECK(dir_in.body == "html index");
+  CHECK(dir_in.content() == "html index");
 
   int root = ::open(s.dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   REQUIRE(root >= 0);

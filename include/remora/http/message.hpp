@@ -3,6 +3,7 @@
 #include <remora/config.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -64,10 +65,18 @@ struct response {
   unique_fd file;
   std::uint64_t file_offset = 0, file_length = 0;
   std::string tail;  // sent after the file part (a gzip trailer)
+  // A body and header lines owned by someone else (a cached file), kept alive by `hold`:
+  // `head_block` is complete "Name: value\r\n" lines sent after `headers`; `body_view`, when
+  // set, is sent instead of `body`.
+  std::shared_ptr<const void> hold;
+  std::string_view head_block, body_view;
   bool close = false;  // close the connection after this response
 
   void set_header(std::string_view name, std::string_view value);
+  // A header's value from `headers` or `head_block`; empty when absent.
   std::string_view header(std::string_view name) const noexcept;
+  // The in-memory body: `body_view` when set, else `body`.
+  std::string_view content() const noexcept { return body_view.empty() ? std::string_view(body) : body_view; }
   // The default page for a status: "<html><body><h1>404 Not Found</h1><p>server</p></body></html>".
   void error_page(unsigned status);
   void redirect(unsigned status, std::string_view location);

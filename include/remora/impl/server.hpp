@@ -173,7 +173,9 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
     keep_ = keep;
     unsigned s = res_.status;
     bool bodyless = s == 304 || s == 204 || s < 200;
-    std::uint64_t length = res_.body.size() + (res_.file ? res_.file_length : 0) + res_.tail.size();
+    if (!res_.body_view.empty()) res_.body.clear();
+    std::string_view body = res_.body_view.empty() ? std::string_view(res_.body) : res_.body_view;
+    std::uint64_t length = body.size() + (res_.file ? res_.file_length : 0) + res_.tail.size();
     static const std::string server_line = std::string("Server: ") + server_name + "\r\n";
     char num[24];
     out_.clear();
@@ -190,6 +192,7 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
       out_.append(v);
       out_.append("\r\n", 2);
     }
+    out_.append(res_.head_block);
     if (!bodyless) {
       out_.append("Content-Length: ", 16);
       out_.append(num, std::size_t(std::to_chars(num, num + sizeof num, length).ptr - num));
@@ -202,9 +205,10 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
       res_.body.clear();
       res_.file.reset();
       res_.tail.clear();
+      body = {};
     }
     set_deadline(st_->config.iotimeout);
-    std::array<asio::const_buffer, 2> bufs{asio::buffer(out_), asio::buffer(res_.body)};
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(out_), asio::buffer(body.data(), body.size())};
     if constexpr (P::io::zero_copy_file && P::tls::zero_copy) {
       if (res_.file) {  // header and file data in one segment where the kernel can
         std::size_t sent = P::io::send_more(sock_, bufs.data(), bufs.size());

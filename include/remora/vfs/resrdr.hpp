@@ -46,6 +46,7 @@ class resrdr : public directory {
   struct cached {
     std::string body, etag, last_modified;
     std::string_view content_type;
+    std::string head_200;  // Content-Type, ETag, Last-Modified, Accept-Ranges lines for a 200
     file_info info;
     mutable std::atomic<std::int64_t> checked_ms{0};
   };
@@ -53,7 +54,7 @@ class resrdr : public directory {
   std::shared_ptr<const cached> cache_find(const std::string& name);
   void cache_put(const std::string& name, std::shared_ptr<const cached> c);
   // Headers, validators, conditionals and ranges for a body held in memory.
-  void answer(const http::request& req, const cached& c, http::response& res) const;
+  void answer(const http::request& req, const std::shared_ptr<const cached>& c, http::response& res) const;
   std::shared_ptr<io> io_;
   std::vector<std::pair<std::string, std::string>> headers_;
   long maxage_ = -1;

@@ -25,6 +25,18 @@ REMORA_DECL void response::set_header(std::string_view name, std::string_view va
 REMORA_DECL std::string_view response::header(std::string_view name) const noexcept {
   for (auto& h : headers)
     if (iequals(h.first, name)) return h.second;
+  for (std::string_view b = head_block; !b.empty();) {
+    auto eol = b.find("\r\n");
+    auto line = b.substr(0, eol);
+    auto colon = line.find(':');
+    if (colon != std::string_view::npos && iequals(line.substr(0, colon), name)) {
+      auto v = line.substr(colon + 1);
+      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+      return v;
+    }
+    if (eol == std::string_view::npos) break;
+    b.remove_prefix(eol + 2);
+  }
   return {};
 }
 
@@ -34,6 +46,8 @@ REMORA_DECL void response::error_page(unsigned s) {
   file.reset();
   file_offset = file_length = 0;
   tail.clear();
+  hold.reset();
+  head_block = body_view = {};
   set_header("Content-Type", "text/html");
   body.assign("<html><body><h1>");
   body.append(std::to_string(s)).append(" ").append(status_text(s));
@@ -67,6 +81,8 @@ REMORA_DECL void response::reset() {
   file.reset();
   file_offset = file_length = 0;
   tail.clear();
+  hold.reset();
+  head_block = body_view = {};
   close = false;
 }
 

@@ -43,7 +43,7 @@ REMORA_DECL bool resrdr::service(const http::request& req, std::string_view rel,
   if (detail::hidden_segment(rel)) return false;
   if (!rel.empty() && rel.back() != '/' && req.is_get_or_head()) {  // the fast path: a cached file
     if (auto c = cache_find(std::string(rel))) {
-      answer(req, *c, res);
+      answer(req, c, res);
       for (auto& [k, v] : headers_) res.set_header(k, v);
       return true;
     }
@@ -125,7 +125,9 @@ REMORA_DECL void resrdr::cache_put(const std::string& name, std::shared_ptr<cons
   if (fresh) cache_size_ += cost;
 }
 
-REMORA_DECL void resrdr::answer(const http::request& req, const cached& c, http::response& res) const {
+REMORA_DECL void resrdr::answer(const http::request& req, const std::shared_ptr<const cached>& cp,
+                                http::response& res) const {
+  const cached& c = *cp;
   auto validators = [&] {
     res.headers.emplace_back("ETag", c.etag);
     res.headers.emplace_back("Last-Modified", c.last_modified);
@@ -138,6 +140,14 @@ REMORA_DECL void resrdr::answer(const http::request& req, const cached& c, http:
   } else if (auto ims = req.header("If-Modified-Since"); !ims.empty()) {
     auto t = http::parse_date(ims);
     not_modified = t && c.info.mtime <= *t;
+  }
+  if (!not_modified && req.header("Range").empty()) {  // the common case: all from the cache entry
+    res.status = 200;
+    if (maxage_ >= 0) res.headers.emplace_back("Cache-Control", "max-age=" + std::to_string(maxage_));
+    res.hold = cp;
+    res.head_block = c.head_200;
+    res.body_view = c.body;
+    return;
   }
   res.status = not_modified ? 304 : 200;
   if (!not_modified) res.headers.emplace_back("Content-Type", c.content_type);
@@ -167,7 +177,7 @@ REMORA_DECL void resrdr::answer(const http::request& req, const cached& c, http:
 
 REMORA_DECL bool resrdr::serve_file(const http::request& req, const std::string& name, http::response& res) {
   if (auto c = cache_find(name)) {  // an index file, or one reached through a directory
-    answer(req, *c, res);
+    answer(req, c, res);
     return true;
   }
   send_source src;
@@ -228,6 +238,8 @@ REMORA_DECL bool resrdr::serve_file(const http::request& req, const std::string&
     c->etag = etag;
     c->last_modified = last_modified;
     c->content_type = http::mime_type(name);
+    c->head_200 = "Content-Type: " + std::string(c->content_type) + "\r\nETag: " + c->etag +
+                  "\r\nLast-Modified: " + c->last_modified + "\r\nAccept-Ranges: bytes\r\n";
     if (!src.text.empty() || info.size == 0) {
       c->body = std::move(src.text);
     } else if (src.memory) {
@@ -249,7 +261,7 @@ REMORA_DECL bool resrdr::serve_file(const http::request& req, const std::string&
     using namespace std::chrono;
     c->checked_ms = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
     res.headers.clear();
-    answer(req, *c, res);
+    answer(req, c, res);
     cache_put(name, std::move(c));
     return true;
   }
