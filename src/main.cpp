@@ -7,10 +7,16 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <vector>
 #include <string>
 #include <system_error>
 
 #include <unistd.h>
+
+#if REMORA_EMBEDDED_ZIP
+extern const unsigned char remora_embedded_zip[];
+extern const std::size_t remora_embedded_zip_size;
+#endif
 
 namespace {
 
@@ -31,6 +37,64 @@ void print_version() {
 #endif
   std::printf("features: lua5.4%s%s\n", REMORA_SENDFILE ? " sendfile" : "",
               REMORA_TLS_BOTAN ? " tls" : "");
+}
+
+// The resource zip, looked for as Mako looks for mako.zip: the directory named by MAKO_ZIP
+// (an unpacked tree: edit and restart, no rebuild), remora.zip beside the executable, beside
+// the conf file, then the copy compiled into the executable. A candidate must hold .config
+// and .openports. nullptr when none is usable.
+std::shared_ptr<remora::vfs::io> mount_resource_zip(const std::string& exec_dir, const std::string& conf_file) {
+  namespace fs = std::filesystem;
+  auto usable = [](remora::vfs::io& io, const std::string& name) {
+    remora::vfs::file_info info;
+    std::string err;
+    if (io.stat(".config", info, err) && io.stat(".openports", info, err)) return true;
+    std::fprintf(stderr, "%s is missing .config or .openports\n", name.c_str());
+    return false;
+  };
+  if (const char* dir = std::getenv("MAKO_ZIP"); dir && *dir) {
+    try {
+      auto io = std::make_shared<remora::vfs::disk_io>(dir);
+      if (usable(*io, dir)) {
+        std::fprintf(stderr, "Mounting %s\n", dir);
+        return io;
+      }
+    } catch (const std::system_error& e) {
+      std::fprintf(stderr, "MAKO_ZIP=%s: %s\n", dir, e.code().message().c_str());
+    }
+  }
+  std::vector<std::string> candidates;
+  if (!exec_dir.empty()) candidates.push_back(exec_dir + "/remora.zip");
+  if (!conf_file.empty()) candidates.push_back((fs::path(conf_file).parent_path() / "remora.zip").string());
+  std::error_code ec;
+  for (auto& path : candidates) {
+    if (!fs::exists(path, ec)) continue;
+    std::string err;
+    auto io = remora::vfs::zip_io::open_file(path, err);
+    if (!io) {
+      std::fprintf(stderr, "%s\n", err.c_str());
+      continue;
+    }
+    if (usable(*io, path)) {
+      std::fprintf(stderr, "Mounting %s\n", path.c_str());
+      return io;
+    }
+  }
+#if REMORA_EMBEDDED_ZIP
+  std::string err;
+  auto archive = remora::zip::archive::open(
+      remora::zip::memory_source(remora_embedded_zip, remora_embedded_zip_size), err);
+  if (archive) {
+    auto io = std::make_shared<remora::vfs::zip_io>(std::move(archive));
+    if (usable(*io, "the embedded remora.zip")) {
+      std::fprintf(stderr, "Mounting the embedded remora.zip\n");
+      return io;
+    }
+  } else {
+    std::fprintf(stderr, "the embedded remora.zip: %s\n", err.c_str());
+  }
+#endif
+  return nullptr;
 }
 
 // Relative app paths: the working directory first, then the root of the disk (Mako tries
@@ -75,6 +139,12 @@ int main(int argc, char** argv) {
     }
   }
 
+  auto vm = mount_resource_zip(exec_dir(), conf_file);
+  if (!vm) {
+    std::fprintf(stderr, "Fatal error: cannot mount remora.zip.\n");
+    return 1;
+  }
+
   remora::server srv(conf.limits);
   if (!srv.lua()) {
     std::fprintf(stderr, "Fatal error: cannot create the Lua VM\n");
@@ -97,6 +167,9 @@ int main(int argc, char** argv) {
                    conf.host.empty() ? "" : ep.address().to_string().c_str());
     }
   }
+
+  // /rtl/: the resource zip's public files (dot files, such as .config, are never served).
+  srv.vfs().insert(std::make_shared<remora::vfs::resrdr>(vm), "/rtl/", conf.rtlprio);
 
   for (auto& app : opts.apps) {
     std::string label = app.name.empty() ? "root application" : app.name;

@@ -36,6 +36,7 @@ struct conf_values {
   server_config limits;
   std::optional<long long> port;   // HTTP port; 0 = no listener
   std::string host;
+  int rtlprio = 127;               // priority of /rtl/ (the resource zip's public files)
 };
 
 // Runs `file` in a Lua state that has only the base library (as Mako's C side does) and

@@ -130,6 +130,7 @@ REMORA_DECL bool load_conf(const std::string& file, conf_values& out, std::strin
       {"iotimeout", 1, 86400, [&](long long x) { c.iotimeout = unsigned(x); }},
       {"threads", 0, 1024, [&](long long x) { c.threads = unsigned(x); }},
       {"port", 0, 65535, [&](long long x) { out.port = x; }},
+      {"rtlprio", -32768, 32767, [&](long long x) { out.rtlprio = int(x); }},
   };
   for (auto& n : nums) {
     v = -1;
