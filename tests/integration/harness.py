@@ -429,6 +429,33 @@ class ServerTestCase(unittest.TestCase):
         self.assertCommonHeaders(r)
 
 
+class SharedServerTestCase(ServerTestCase):
+    """One server for every test of a class. A subclass writes its fixtures under `base` and
+    returns the Server from make_server(base); it is stopped and `base` removed afterwards."""
+
+    PREFIX = "remora-"
+
+    @classmethod
+    def make_server(cls, base):
+        raise NotImplementedError
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix=cls.PREFIX)
+        try:
+            cls.srv = cls.make_server(cls.tmp.name)
+        except BaseException:
+            cls.tmp.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.srv.stop()
+        finally:
+            cls.tmp.cleanup()
+
+
 def write_file(root, rel, data=b"", mode="wb"):
     path = os.path.join(root, rel)
     os.makedirs(os.path.dirname(path), exist_ok=True)

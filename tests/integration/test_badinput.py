@@ -9,19 +9,19 @@ import time
 import unittest
 
 import harness
-from harness import NOT_FOUND_BODY, Server, ServerTestCase, write_file
+from harness import NOT_FOUND_BODY, Server, ServerTestCase, SharedServerTestCase, write_file
 
 PASSWD_MARK = b"root:"
 
 
-class BadInputTest(ServerTestCase):
+class BadInputTest(SharedServerTestCase):
     REQMAXSZ = 1024
     REQBODYMAX = 4096
 
+    PREFIX = "remora-bad-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="remora-bad-")
-        base = cls.tmp.name
+    def make_server(cls, base):
         root = cls.root = os.path.join(base, "app")
         outside = os.path.join(base, "outside")
         write_file(outside, "secret.txt", b"outside secret")
@@ -37,15 +37,8 @@ class BadInputTest(ServerTestCase):
         os.symlink("../a.txt", os.path.join(root, "sub/up-in.txt"))
         os.symlink("sub", os.path.join(root, "subdir-link"))
         os.symlink("/", os.path.join(root, "rootfs"))
-        cls.srv = Server(apps=["-l::" + root],
+        return Server(apps=["-l::" + root],
                          conf={"reqmaxsz": cls.REQMAXSZ, "reqbodymax": cls.REQBODYMAX})
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.stop()
-        finally:
-            cls.tmp.cleanup()
 
     def tearDown(self):
         self.assertHealthy(self.srv)

@@ -8,26 +8,19 @@ import time
 import unittest
 
 import harness
-from harness import NOT_FOUND_BODY, Server, ServerTestCase, write_file
+from harness import NOT_FOUND_BODY, Server, ServerTestCase, SharedServerTestCase, write_file
 
 
-class HttpTest(ServerTestCase):
+class HttpTest(SharedServerTestCase):
+    PREFIX = "remora-http-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="remora-http-")
-        root = cls.tmp.name
+    def make_server(cls, root):
         write_file(root, "a.txt", b"alpha\n")
         write_file(root, "b.txt", b"bravo bravo\n")
         write_file(root, "c.txt", b"charlie charlie charlie\n")
         write_file(root, "index.html", b"<html>root index</html>")
-        cls.srv = Server(apps=["-l::" + root])
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.stop()
-        finally:
-            cls.tmp.cleanup()
+        return Server(apps=["-l::" + root])
 
     def conn(self):
         c = self.srv.connect()

@@ -7,18 +7,19 @@ import time
 import unittest
 
 import harness
-from harness import NOT_FOUND_BODY, Server, ServerTestCase, write_file
+from harness import NOT_FOUND_BODY, Server, ServerTestCase, SharedServerTestCase, write_file
 
 BIG = os.urandom(5 * 1024 * 1024 + 123)
 MID = os.urandom(100 * 1024)
 SMALL = b"0123456789abcdefghijklmnopqrstuvwxyz"  # 36 bytes
 
 
-class StaticTest(ServerTestCase):
+class StaticTest(SharedServerTestCase):
+    PREFIX = "remora-static-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="remora-static-")
-        root = cls.root = cls.tmp.name
+    def make_server(cls, root):
+        cls.root = root
         write_file(root, "page.html", b"<p>page</p>")
         write_file(root, "style.css", b"body{}")
         write_file(root, "app.js", b"let x=1;")
@@ -47,14 +48,7 @@ class StaticTest(ServerTestCase):
         write_file(root, "sub/ok.txt", b"sub ok")
         write_file(root, "sub/.dir/x.txt", b"x")
         write_file(root, "deep/a/b/c/d.txt", b"deep")
-        cls.srv = Server(apps=["-l::" + root])
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.stop()
-        finally:
-            cls.tmp.cleanup()
+        return Server(apps=["-l::" + root])
 
     def get(self, path, headers=None):
         return self.srv.get(path, headers=headers)
@@ -310,13 +304,13 @@ class StaticTest(ServerTestCase):
         self.assertEqual(self.get("/mid.bin").body, MID)
 
 
-class TreeTest(ServerTestCase):
+class TreeTest(SharedServerTestCase):
     """-lapp:1:DIR1 -lapp:0:DIR2 -l::DIR3 -lother::DIR4."""
 
+    PREFIX = "remora-tree-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="remora-tree-")
-        t = cls.tmp.name
+    def make_server(cls, t):
         cls.d1, cls.d2, cls.d3, cls.d4 = (os.path.join(t, n) for n in ("one", "two", "root", "other"))
         write_file(cls.d1, "x.txt", b"x from one")
         write_file(cls.d1, "only1.txt", b"only in one")
@@ -328,15 +322,8 @@ class TreeTest(ServerTestCase):
         write_file(cls.d3, "r.txt", b"root file")
         write_file(cls.d4, "o.txt", b"other file")
         # priority 0 listed first: order on the command line must not matter
-        cls.srv = Server(apps=["-lapp:0:" + cls.d2, "-lapp:1:" + cls.d1, "-l::" + cls.d3,
+        return Server(apps=["-lapp:0:" + cls.d2, "-lapp:1:" + cls.d1, "-l::" + cls.d3,
                                "-lother::" + cls.d4])
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.srv.stop()
-        finally:
-            cls.tmp.cleanup()
 
     def test_console_lines(self):
         out = self.srv.output()
