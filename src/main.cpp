@@ -1,5 +1,6 @@
 // The remora executable: command line, first pass over mako.conf, listeners, apps, loop.
 #include <remora/cli/options.hpp>
+#include <remora/lua/runtime.hpp>
 #include <remora/server.hpp>
 #include <remora/vfs/resrdr.hpp>
 #include <remora/vfs/zip_io.hpp>
@@ -150,6 +151,27 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "Fatal error: cannot create the Lua VM\n");
     return 1;
   }
+  // The Lua globals apps see (ba, mako, print, trace), over the disk, home and vm IOs.
+  remora::lua::io_registry ios;
+  remora::lua::runtime_info info;
+  {
+    std::error_code ec;
+    info.argv = opts.argv;
+    info.cfgfname = conf_file;
+    info.execpath = exec_dir();
+    info.cwd = std::filesystem::current_path(ec).string();
+    try {
+      ios.named["disk"] = std::make_shared<remora::vfs::disk_io>("/");
+      ios.named["home"] = std::make_shared<remora::vfs::disk_io>(info.cwd.empty() ? "." : info.cwd);
+    } catch (const std::system_error& e) {
+      std::fprintf(stderr, "Fatal error: %s: %s\n", e.what(), e.code().message().c_str());
+      return 1;
+    }
+    ios.named["vm"] = vm;
+    remora::lua::open_runtime(srv.lua(), ios, info);
+  }
+  if (!opts.script.empty()) return remora::lua::run_script(srv.lua(), opts.script);
+
   // From here on SIGINT/SIGTERM wait in the loop's queue and stop the server once it runs.
   srv.handle_signals([](const std::string& sig) { std::fprintf(stderr, "\nGot %s; exiting...\n", sig.c_str()); });
 

@@ -122,10 +122,16 @@ TEST_CASE("parse: the command line") {
   CHECK(parse_args({}).errors.empty());
 
   // Only arguments that begin with "-l" are load commands.
-  o = parse_args({"xl::dir"});
-  CHECK(o.apps.empty());
+  o = parse_args({"xl::dir", "-l::x"});
+  CHECK(o.apps.size() == 1);
   REQUIRE(o.errors.size() == 1);
   CHECK(o.errors[0].find("unknown argument 'xl::dir'") != std::string::npos);
+
+  // Script mode: one argument that is not an option (and only then).
+  o = parse_args({"run.lua"});
+  CHECK(o.script == "run.lua");
+  CHECK(o.errors.empty());
+  CHECK(parse_args({"-c", "x.conf", "run.lua"}).script.empty());
 
   o = parse_args({"--log=x"});
   CHECK(o.apps.empty());

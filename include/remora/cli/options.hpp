@@ -20,6 +20,7 @@ struct options {
   std::vector<std::string> argv;   // every argument after argv[0]
   std::string conf_file;           // -c
   std::vector<app_spec> apps;      // -l..., in order
+  std::string script;              // script mode: the only argument, not an option
   bool help = false, show_version = false;
   std::vector<std::string> errors; // messages for arguments we could not use
 };

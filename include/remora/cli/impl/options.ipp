@@ -48,6 +48,11 @@ REMORA_DECL std::optional<app_spec> parse_load(const std::string& arg, std::stri
 REMORA_DECL options parse(int argc, const char* const* argv) {
   options o;
   for (int i = 1; i < argc; ++i) o.argv.emplace_back(argv[i]);
+  // Script mode, as Mako decides it: exactly one argument, and it is not an option.
+  if (o.argv.size() == 1 && !o.argv[0].empty() && o.argv[0][0] != '-') {
+    o.script = o.argv[0];
+    return o;
+  }
   for (std::size_t i = 0; i < o.argv.size(); ++i) {
     const std::string& a = o.argv[i];
     if (a == "-h" || a == "-?" || a == "--help") {
@@ -167,6 +172,7 @@ REMORA_DECL std::string usage() {
   return "Usage: remora [options] [script]\n"
          "  -l[name]:[priority]:app   load an application (directory); repeatable\n"
          "  -c configfile             load a configuration file (mako.conf)\n"
+         "  script                    run a Lua script with the server's API, then exit\n"
          "  --version                 print version, edition and features\n"
          "  -h, -?                    print this text\n";
 }

@@ -1,0 +1,159 @@
+#pragma once
+#include <remora/lsp/compiler.hpp>
+#include <remora/lua/ba_core.hpp>
+#include <remora/lua/json.hpp>
+#include <remora/lua/runtime.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+extern char** environ;
+
+namespace remora::lua {
+
+namespace detail {
+inline void write_args(lua_State* L, int first, std::string& line) {
+  int n = lua_gettop(L);
+  for (int i = first; i <= n; ++i) {
+    if (i > first) line.push_back('\t');
+    std::size_t len;
+    const char* s = luaL_tolstring(L, i, &len);
+    line.append(s, len);
+    lua_pop(L, 1);
+  }
+  line.push_back('\n');
+}
+
+inline int lua_print(lua_State* L) {
+  std::string line;
+  write_args(L, 1, line);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  return 0;
+}
+
+inline int lua_trace(lua_State* L) {
+  lua_Debug ar;
+  std::string line = " ";
+  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar) && ar.currentline > 0)
+    line.append(std::to_string(ar.currentline));
+  line.append(": ");
+  write_args(L, 1, line);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  return 0;
+}
+
+inline int lua_parselsp(lua_State* L) {
+  std::size_t n;
+  const char* s = luaL_checklstring(L, 1, &n);
+  std::string chunk, err;
+  if (!lsp::compile(std::string_view(s, n), chunk, err)) return fail(L, err.c_str());
+  lua_pushlstring(L, chunk.data(), chunk.size());
+  return 1;
+}
+
+inline int mako_exit(lua_State* L) {
+  int code = int(luaL_optinteger(L, 1, 0));
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::exit(code);
+}
+
+inline void set_string(lua_State* L, const char* k, const std::string& v) {
+  lua_pushlstring(L, v.data(), v.size());
+  lua_setfield(L, -2, k);
+}
+
+inline int traceback(lua_State* L) {
+  const char* msg = lua_tostring(L, 1);
+  if (!msg) msg = luaL_tolstring(L, 1, nullptr);
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+}  // namespace detail
+
+REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info& info) {
+  lua_newtable(L);  // ba
+  open_io_lib(L, reg);
+  open_json_lib(L);
+  open_ba_core(L);
+  lua_pushcfunction(L, detail::lua_parselsp);
+  lua_setfield(L, -2, "parselsp");
+  lua_setglobal(L, "ba");
+
+  lua_newtable(L);  // mako
+  detail::set_string(L, "version", REMORA_VERSION);
+  lua_createtable(L, int(info.argv.size()), 0);
+  for (std::size_t i = 0; i < info.argv.size(); ++i) {
+    lua_pushlstring(L, info.argv[i].data(), info.argv[i].size());
+    lua_rawseti(L, -2, lua_Integer(i + 1));
+  }
+  lua_setfield(L, -2, "argv");
+  lua_newtable(L);
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    lua_pushlstring(L, kv.data(), eq);
+    lua_pushlstring(L, kv.data() + eq + 1, kv.size() - eq - 1);
+    lua_rawset(L, -3);
+  }
+  lua_setfield(L, -2, "env");
+  if (!info.cfgfname.empty()) {
+    detail::set_string(L, "cfgfname", info.cfgfname);
+    auto slash = info.cfgfname.rfind('/');
+    detail::set_string(L, "cfgdir", slash == std::string::npos ? std::string(".") : info.cfgfname.substr(0, slash));
+  }
+  detail::set_string(L, "execpath", info.execpath);
+  detail::set_string(L, "cwd", info.cwd);
+  lua_pushboolean(L, info.daemon);
+  lua_setfield(L, -2, "daemon");
+  if (!info.daemon) {  // as in Mako: no exit() in daemon mode
+    lua_pushcfunction(L, detail::mako_exit);
+    lua_setfield(L, -2, "exit");
+  }
+  lua_setglobal(L, "mako");
+
+  lua_pushcfunction(L, detail::lua_print);
+  lua_setglobal(L, "print");
+  lua_pushcfunction(L, detail::lua_trace);
+  lua_setglobal(L, "trace");
+}
+
+REMORA_DECL int run_script(lua_State* L, const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    std::fprintf(stderr, "%s: cannot open the script\n", path.c_str());
+    return 1;
+  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string text = ss.str();
+  if (text.rfind("#!", 0) == 0) text.replace(0, 2, "--");  // keeps the line numbers
+  lua_pushcfunction(L, detail::traceback);
+  int handler = lua_gettop(L);
+  std::string name = "@" + path;
+  if (luaL_loadbuffer(L, text.data(), text.size(), name.c_str()) != LUA_OK) {
+    // Mako reports this as "attempt to call a nil value"; we say what went wrong.
+    std::fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    lua_settop(L, handler - 1);
+    return 1;
+  }
+  int base = lua_gettop(L) - 1;
+  if (lua_pcall(L, 0, LUA_MULTRET, handler) != LUA_OK) {
+    std::fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    lua_settop(L, handler - 1);
+    return 1;
+  }
+  int status = 0;
+  if (lua_gettop(L) > base && lua_isinteger(L, base + 1)) status = int(lua_tointeger(L, base + 1));
+  lua_settop(L, handler - 1);
+  return status;
+}
+
+}  // namespace remora::lua

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Script mode (`remora script.lua`) and the Lua globals every app sees: ba (IO objects,
+ba.json, core functions, ba.parselsp), mako, print and trace."""
+import os
+import subprocess
+import tempfile
+import unittest
+
+import harness
+from harness import main, assert_no_crash
+
+
+def run(script, args=None, cwd=None):
+    with tempfile.TemporaryDirectory(prefix="remora-script-") as d:
+        path = os.path.join(d, "s.lua")
+        with open(path, "w") as f:
+            f.write(script)
+        p = subprocess.run([harness.REMORA] + (args if args is not None else [path]), cwd=cwd or d,
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        assert_no_crash(p.stderr.decode(errors="replace"))
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+class ScriptTest(unittest.TestCase):
+    def test_exit_status_and_channels(self):
+        code, out, err = run('#!/usr/bin/env remora\nprint("to", "stderr")\nio.write("to stdout")\nreturn 7\n')
+        self.assertEqual(code, 7)
+        self.assertEqual(out, "to stdout")
+        self.assertIn("to\tstderr\n", err)
+        code, _, _ = run("local x = 1\n")
+        self.assertEqual(code, 0)
+
+    def test_errors(self):
+        code, out, err = run("local a = 1\nerror('boom')\n")
+        self.assertEqual(code, 1)
+        self.assertIn("s.lua:2: boom", err)
+        self.assertIn("stack traceback:", err)
+        code, out, err = run("x = = 1\n")
+        self.assertEqual(code, 1)
+        self.assertIn("s.lua:1: unexpected symbol near '='", err)  # not "attempt to call a nil value"
+        self.assertNotIn("attempt to call a nil value", err)
+        code, _, err = run("", args=["/nonexistent/x.lua"])
+        self.assertEqual(code, 1)
+        self.assertIn("/nonexistent/x.lua", err)
+
+    def test_mako_table(self):
+        code, out, _ = run("io.write(mako.version, '|', #mako.argv, '|', mako.argv[1]:match('s.lua$'), '|',"
+                           " tostring(mako.daemon), '|', type(mako.exit), '|', mako.cwd, '|', type(mako.env.PATH))")
+        self.assertEqual(code, 0)
+        v, n, arg, daemon, exitfn, cwd, path = out.split("|")
+        self.assertEqual((n, arg, daemon, exitfn, path), ("1", "s.lua", "false", "function", "string"))
+        self.assertRegex(v, r"^\d+\.\d+\.\d+$")
+        code, out, _ = run("io.write('a'); io.stdout:flush(); mako.exit(3); io.write('never')")
+        self.assertEqual((code, out), (3, "a"))
+
+    def test_ba_libraries(self):
+        code, out, err = run(r'''
+local t = assert(ba.json.decode('{"a":[1,2,{"b":null}],"s":"\\u00e9"}'))
+assert(t.a[3].b == ba.json.null and t.s == "\u{e9}")
+assert(ba.json.decode("{") == nil)
+assert(ba.b64decode(ba.b64encode("foobar")) == "foobar")
+assert(ba.urldecode(ba.urlencode("a b&c")) == "a b&c")
+assert(ba.parsedate(ba.encdate(784111777)) == 784111777)
+assert(#ba.rndbs(16) == 16)
+local chunk = assert(ba.parselsp("x<?lsp= 1+1 ?>"))
+assert(chunk:find("_emit", 1, true))
+local n, e = ba.parselsp("<?lsp x")
+assert(n == nil and e == "start tag without end tag at line# 1")
+local home = assert(ba.openio("home"))
+local f = assert(home:open("out.txt", "w")); f:write("written"); f:close()
+assert(home:open("out.txt"):read("a") == "written")
+assert(ba.openio("disk"):resourcetype() == "disk")
+local vm = assert(ba.openio("vm"))
+assert(vm:stat(".config") and vm:stat(".openports"))
+local ios = ba.io()
+assert(ios.disk and ios.home and ios.vm)
+trace("traced")
+io.write("ok")
+''')
+        self.assertEqual((code, out), (0, "ok"), err)
+        self.assertRegex(err, r" \d+: traced\n")
+
+    def test_not_script_mode_with_more_arguments(self):
+        # Mako: `mako -c x.conf script.lua` is not script mode (3 arguments)
+        code, _, err = run("", args=["-c", "/nonexistent.conf", "s.lua"])
+        self.assertEqual(code, 1)
+
+
+if __name__ == "__main__":
+    main()
