@@ -98,17 +98,6 @@ std::shared_ptr<remora::vfs::io> mount_resource_zip(const std::string& exec_dir,
   return nullptr;
 }
 
-// Relative app paths: the working directory first, then the root of the disk (Mako tries
-// the root first, which lets "-l::usr" pick /usr over ./usr; we prefer the nearer one).
-std::string resolve_app_path(const std::string& p) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::path(p).is_absolute()) return p;
-  if (fs::exists(fs::current_path(ec) / p, ec)) return (fs::current_path(ec) / p).lexically_normal().string();
-  if (fs::exists(fs::path("/") / p, ec)) return (fs::path("/") / p).lexically_normal().string();
-  return p;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -159,6 +148,7 @@ int main(int argc, char** argv) {
     info.argv = opts.argv;
     info.cfgfname = conf_file;
     info.execpath = exec_dir();
+    info.tree = &srv.vfs();
     info.cwd = std::filesystem::current_path(ec).string();
     try {
       ios.named["disk"] = std::make_shared<remora::vfs::disk_io>("/");
@@ -193,34 +183,11 @@ int main(int argc, char** argv) {
   // /rtl/: the resource zip's public files (dot files, such as .config, are never served).
   srv.vfs().insert(std::make_shared<remora::vfs::resrdr>(vm), "/rtl/", conf.rtlprio);
 
-  for (auto& app : opts.apps) {
-    std::string label = app.name.empty() ? "root application" : app.name;
-    std::string path = resolve_app_path(app.path), err;
-    std::shared_ptr<remora::vfs::io> io;
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
-      try {
-        io = std::make_shared<remora::vfs::disk_io>(path);
-      } catch (const std::system_error& e) {
-        err = e.code().message();
-      }
-    } else if (std::filesystem::is_regular_file(path, ec)) {
-      io = remora::vfs::zip_io::open_file(path, err);  // a deployed app
-      if (io)
-        for (auto& w : static_cast<remora::vfs::zip_io&>(*io).archive().warnings())
-          std::fprintf(stderr, "%s: %s\n", app.path.c_str(), w.c_str());
-    } else {
-      err = "no such directory or ZIP file";
-    }
-    if (!io) {
-      std::fprintf(stderr, "Loading %s as \"%s\" : failed: %s\n", app.path.c_str(), label.c_str(), err.c_str());
-      continue;
-    }
-    srv.vfs().insert(std::make_shared<remora::vfs::resrdr>(io), app.name.empty() ? "/" : "/" + app.name + "/",
-                     app.priority);
-    std::fprintf(stderr, "Loading %s as \"%s\" : ok\n", app.path.c_str(), label.c_str());
-  }
+  // The apps: loaded by the resource zip's .config (Lua), which prints the "Loading" lines.
+  bool have_onunload = remora::lua::run_config(srv.lua(), *vm);
+  if (!have_onunload) std::fprintf(stderr, "Warning: no applications loaded (see the .config error above)\n");
 
   srv.run();
+  if (have_onunload) remora::lua::run_onunload(srv.lua());  // every app's onunload
   return 0;
 }

@@ -20,4 +20,5 @@
 #include <remora/lua/impl/io_lib.ipp>
 #include <remora/lua/impl/json.ipp>
 #include <remora/lua/impl/ba_core.ipp>
+#include <remora/lua/impl/dir_lib.ipp>
 #include <remora/lua/impl/runtime.ipp>

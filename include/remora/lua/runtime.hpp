@@ -11,6 +11,7 @@
 #pragma once
 #include <remora/config.hpp>
 #include <remora/lua/io_lib.hpp>
+#include <remora/vfs/directory.hpp>
 
 #include <string>
 #include <vector>
@@ -23,7 +24,15 @@ struct runtime_info {
   std::vector<std::string> argv;  // every argument after argv[0]
   std::string cfgfname, execpath, cwd;
   bool daemon = false;
+  vfs::tree* tree = nullptr;  // where ba.create.resrdr mounts; none: no ba.create
 };
+
+// Runs the resource zip's .config: it must return (init, 1); init() loads the apps and
+// returns the function to call at exit, left on the stack (or nil). False with the error
+// printed when .config is missing, fails, or returns something else.
+bool run_config(lua_State* L, vfs::io& vm);
+// Calls the function run_config left on the stack (if any) and pops it.
+void run_onunload(lua_State* L);
 
 // Installs ba, mako, print and trace into L's globals. `reg` must outlive L.
 void open_runtime(lua_State* L, io_registry& reg, const runtime_info& info);

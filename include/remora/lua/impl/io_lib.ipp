@@ -3,6 +3,7 @@
 #include <remora/lua/io_lib.hpp>
 #include <remora/vfs/zip_io.hpp>
 
+#include <cstdio>
 #include <vector>
 
 namespace remora::lua {
@@ -315,7 +316,10 @@ REMORA_DECL std::shared_ptr<vfs::io> make_io(const std::shared_ptr<vfs::io>& bas
   }
   std::string real = base->realpath(path);
   if (real.empty()) return err = "notsupported", nullptr;  // a ZIP inside a ZIP
-  return vfs::zip_io::open_file(real, err);
+  auto z = vfs::zip_io::open_file(real, err);
+  if (z)  // entries the reader refused (hostile names) are named once, here
+    for (auto& w : z->archive().warnings()) std::fprintf(stderr, "%s: %s\n", real.c_str(), w.c_str());
+  return z;
 }
 
 REMORA_DECL bool load_chunk(lua_State* L, vfs::io& io, std::string_view name, std::string& err) {

@@ -1,6 +1,7 @@
 #pragma once
 #include <remora/lsp/compiler.hpp>
 #include <remora/lua/ba_core.hpp>
+#include <remora/lua/dir_lib.hpp>
 #include <remora/lua/json.hpp>
 #include <remora/lua/runtime.hpp>
 
@@ -84,6 +85,7 @@ REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info
   open_ba_core(L);
   lua_pushcfunction(L, detail::lua_parselsp);
   lua_setfield(L, -2, "parselsp");
+  if (info.tree) open_dir_lib(L, *info.tree);
   lua_setglobal(L, "ba");
 
   lua_newtable(L);  // mako
@@ -123,6 +125,47 @@ REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info
   lua_setglobal(L, "print");
   lua_pushcfunction(L, detail::lua_trace);
   lua_setglobal(L, "trace");
+}
+
+REMORA_DECL bool run_config(lua_State* L, vfs::io& vm) {
+  std::string err;
+  lua_pushcfunction(L, detail::traceback);
+  int handler = lua_gettop(L);
+  if (!load_chunk(L, vm, ".config", err)) {
+    std::fprintf(stderr, "%s\n", err.c_str());
+    lua_settop(L, handler - 1);
+    return false;
+  }
+  if (lua_pcall(L, 0, 2, handler) != LUA_OK) {
+    std::fprintf(stderr, ".config: %s\n", lua_tostring(L, -1));
+    lua_settop(L, handler - 1);
+    return false;
+  }
+  if (!lua_isfunction(L, -2) || lua_tointeger(L, -1) != 1) {
+    std::fprintf(stderr, "remora.zip version err: .config must return (init, 1)\n");
+    lua_settop(L, handler - 1);
+    return false;
+  }
+  lua_pop(L, 1);
+  if (lua_pcall(L, 0, 1, handler) != LUA_OK) {
+    std::fprintf(stderr, ".config init: %s\n", lua_tostring(L, -1));
+    lua_settop(L, handler - 1);
+    return false;
+  }
+  lua_remove(L, handler);  // leaves the onunload function (or nil)
+  return true;
+}
+
+REMORA_DECL void run_onunload(lua_State* L) {
+  if (lua_gettop(L) < 1) return;
+  if (!lua_isfunction(L, -1)) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pushcfunction(L, detail::traceback);
+  lua_insert(L, -2);
+  if (lua_pcall(L, 0, 0, -2) != LUA_OK) std::fprintf(stderr, "onunload: %s\n", lua_tostring(L, -1));
+  lua_settop(L, 0);
 }
 
 REMORA_DECL int run_script(lua_State* L, const std::string& path) {

@@ -1,0 +1,32 @@
+// Directory objects for Lua: ba.create.resrdr (BAS's resource reader, the base of every
+// Mako app) and its methods.
+//
+//   ba.create.resrdr([name,] [prio,] io) -> dir   name nil or "" for the root ("/")
+//   dir:insert()        mount at its base URI (again after unlink)
+//   dir:unlink()        unmount; true when it was mounted
+//   dir:baseuri()       "/" or "/name/"
+//   dir:name()          the name, nil for the root
+//   dir:header{k=v}     headers added to every answer (Mako's security headers)
+//   dir:maxage(s)       Cache-Control max-age for static files
+//   dir:io()            the IO it serves
+//   dir:lspfilter(env)  the app environment that LSP pages will run in (kept for the LSP layer)
+//   dir:getapp()        that environment
+#pragma once
+#include <remora/config.hpp>
+#include <remora/vfs/directory.hpp>
+
+struct lua_State;
+
+namespace remora::lua {
+
+inline constexpr const char* dir_tname = "remora.dir";
+
+// Installs ba.create.resrdr into the table at the top of the stack (the `ba` table),
+// creating ba.create when missing. `tree` must outlive the state.
+void open_dir_lib(lua_State* L, vfs::tree& tree);
+
+}  // namespace remora::lua
+
+#if REMORA_HEADER_ONLY
+#  include <remora/lua/impl/dir_lib.ipp>
+#endif
