@@ -29,8 +29,9 @@ class resrdr : public directory {
   bool service(const http::request& req, std::string_view rel, http::response& res) override;
 
   const std::shared_ptr<io>& get_io() const noexcept { return io_; }
-  // Extra headers on every answer (Mako adds its security headers this way).
-  void add_header(std::string name, std::string value) { headers_.emplace_back(std::move(name), std::move(value)); }
+  // Extra headers on every answer (Mako adds its security headers this way). Called while
+  // the app loads; changing them while requests are being served is not yet synchronised.
+  void add_header(std::string name, std::string value);
   // Cache-Control: max-age for static files; negative: no header.
   void maxage(long seconds) noexcept { maxage_ = seconds; }
   // Called for `.lsp` pages (rel path of the page); unset: pages are not served.
@@ -46,7 +47,8 @@ class resrdr : public directory {
   struct cached {
     std::string body, etag, last_modified;
     std::string_view content_type;
-    std::string head_200;  // Content-Type, ETag, Last-Modified, Accept-Ranges lines for a 200
+    std::string head_200;  // Content-Type, ETag, Last-Modified, Accept-Ranges and the dir's lines
+    unsigned generation = 0;  // of the dir's headers when head_200 was made
     file_info info;
     mutable std::atomic<std::int64_t> checked_ms{0};
   };
@@ -57,6 +59,8 @@ class resrdr : public directory {
   void answer(const http::request& req, const std::shared_ptr<const cached>& c, http::response& res) const;
   std::shared_ptr<io> io_;
   std::vector<std::pair<std::string, std::string>> headers_;
+  std::string headers_block_;               // headers_ as "Name: value\r\n" lines
+  std::atomic<unsigned> headers_generation_{0};
   long maxage_ = -1;
   page_handler pages_;
   std::mutex cache_mutex_;

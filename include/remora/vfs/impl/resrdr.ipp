@@ -8,6 +8,12 @@
 
 namespace remora::vfs {
 
+REMORA_DECL void resrdr::add_header(std::string name, std::string value) {
+  headers_block_.append(name).append(": ").append(value).append("\r\n");
+  headers_.emplace_back(std::move(name), std::move(value));
+  headers_generation_.fetch_add(1, std::memory_order_relaxed);  // cached header blocks are stale
+}
+
 REMORA_DECL std::string gzip_header(std::time_t mtime) {
   std::uint32_t t = mtime > 0 && mtime < 0xffffffffLL ? std::uint32_t(mtime) : 0;
   std::string h = {'\x1f', '\x8b', 8, 0, 0, 0, 0, 0, 0, 3};  // deflate, no flags, Unix
@@ -44,7 +50,8 @@ REMORA_DECL bool resrdr::service(const http::request& req, std::string_view rel,
   if (!rel.empty() && rel.back() != '/' && req.is_get_or_head()) {  // the fast path: a cached file
     if (auto c = cache_find(std::string(rel))) {
       answer(req, c, res);
-      for (auto& [k, v] : headers_) res.set_header(k, v);
+      if (res.head_block.empty())  // 304, 206: not from the pre-rendered block
+        for (auto& [k, v] : headers_) res.set_header(k, v);
       return true;
     }
   }
@@ -83,7 +90,8 @@ REMORA_DECL bool resrdr::service(const http::request& req, std::string_view rel,
     return true;
   }
   if (!serve_file(req, name, res)) return false;
-  for (auto& [k, v] : headers_) res.set_header(k, v);
+  if (res.head_block.empty())  // a cached answer carries the dir's headers in its block
+    for (auto& [k, v] : headers_) res.set_header(k, v);
   return true;
 }
 
@@ -97,6 +105,7 @@ REMORA_DECL std::shared_ptr<const resrdr::cached> resrdr::cache_find(const std::
   }
   using namespace std::chrono;
   auto now = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  if (c->generation != headers_generation_.load(std::memory_order_relaxed)) return nullptr;
   if (now - c->checked_ms.load(std::memory_order_relaxed) < 1000) return c;
   file_info i;
   std::string err;
@@ -239,7 +248,9 @@ REMORA_DECL bool resrdr::serve_file(const http::request& req, const std::string&
     c->last_modified = last_modified;
     c->content_type = http::mime_type(name);
     c->head_200 = "Content-Type: " + std::string(c->content_type) + "\r\nETag: " + c->etag +
-                  "\r\nLast-Modified: " + c->last_modified + "\r\nAccept-Ranges: bytes\r\n";
+                  "\r\nLast-Modified: " + c->last_modified + "\r\nAccept-Ranges: bytes\r\n" +
+                  headers_block_;
+    c->generation = headers_generation_.load(std::memory_order_relaxed);
     if (!src.text.empty() || info.size == 0) {
       c->body = std::move(src.text);
     } else if (src.memory) {
