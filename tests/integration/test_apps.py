@@ -114,6 +114,53 @@ assert(not pcall(mako.stopapp, 99))
         self.assertTrue(os.path.exists(os.path.join(one, "stopped.txt")))
         self.assertEqual(srv.get("/one/x.txt").status, 404)
 
+    def test_apps_inside_the_resource_zip(self):
+        zipdir = self.tempdir()  # an unpacked resource zip, through MAKO_ZIP
+        with open(os.path.join(os.path.dirname(__file__), "../../lua/.config")) as f:
+            write_file(zipdir, ".config", f.read())
+        write_file(zipdir, ".openports", "return true\n")
+        write_file(zipdir, "apps/shop/index.html", "shop")               # named by its directory
+        write_file(zipdir, "apps/ui/.config", 'return {name = "", prio = 5}')  # the root app
+        write_file(zipdir, "apps/ui/index.html", "ui root")
+        write_file(zipdir, "apps/internal/secret.txt", "internal")
+        write_file(zipdir, "apps/internal/.preload",
+                   "dir:unlink()\nlocal f = ba.openio('home'):open('internal.txt', 'w'); f:write(io:open('secret.txt'):read('a')); f:close()\n")
+        home = self.tempdir()
+        saved = os.environ.get("MAKO_ZIP")
+        os.environ["MAKO_ZIP"] = zipdir
+        try:
+            srv = self.start(tmpdir=home)
+        finally:
+            if saved is None:
+                os.environ.pop("MAKO_ZIP")
+            else:
+                os.environ["MAKO_ZIP"] = saved
+        srv.wait_for(r'as "shop" : ok')
+        self.assertEqual(srv.get("/shop/").body, b"shop")
+        self.assertEqual(srv.get("/").body, b"ui root")
+        self.assertEqual(srv.get("/internal/secret.txt").status, 404)  # loaded, not reachable
+        with open(os.path.join(home, "internal.txt")) as f:
+            self.assertEqual(f.read(), "internal")
+
+    def test_start_reload_remove(self):
+        one, ctl = self.tempdir(), self.tempdir()
+        write_file(one, "x.txt", "one")
+        write_file(one, ".preload", "local f = io:open('count.txt', 'a'); f:write('p'); f:close()\n")
+        write_file(ctl, ".preload", """
+assert(mako.stopapp(1))
+assert(mako.startapp(1))
+local ok, err = mako.startapp(1)
+assert(ok == false and err == "Already running")
+assert(mako.reloadapp(1))
+assert(mako.removeapp(1))
+assert(#mako.getapps() == 0)  -- this app is registered once its .preload succeeds
+""")
+        srv = self.start(apps=["-lone::" + one, "-lctl::" + ctl])
+        self.assertIn('as "ctl" : ok', srv.output())
+        with open(os.path.join(one, "count.txt")) as f:
+            self.assertEqual(f.read(), "ppp")  # load, start, reload
+        self.assertEqual(srv.get("/one/x.txt").status, 404)  # removed (stopped first)
+
 
 if __name__ == "__main__":
     main()
