@@ -43,6 +43,44 @@ inline bool hidden_segment(std::string_view rel) noexcept {
 inline bool has_suffix(std::string_view s, std::string_view x) noexcept {
   return s.size() >= x.size() && s.substr(s.size() - x.size()) == x;
 }
+
+// The request's validators match: If-None-Match when present, else If-Modified-Since.
+inline bool not_modified(const http::request& req, std::string_view etag, std::time_t mtime) {
+  if (auto inm = req.header("If-None-Match"); !inm.empty()) return http::etag_matches(inm, etag);
+  if (auto ims = req.header("If-Modified-Since"); !ims.empty()) {
+    auto t = http::parse_date(ims);
+    return t && mtime <= *t;
+  }
+  return false;
+}
+
+// Range (with If-Range) over a `size`-byte body: [first, first+length) to send. A usable
+// range makes the answer a 206 with Content-Range; an unsatisfiable one writes the 416 and
+// returns false.
+inline bool select_range(const http::request& req, std::uint64_t size, std::string_view etag,
+                         std::string_view last_modified, http::response& res, std::uint64_t& first,
+                         std::uint64_t& length) {
+  first = 0;
+  length = size;
+  auto range = req.header("Range");
+  if (range.empty()) return true;
+  auto if_range = req.header("If-Range");
+  bool use = if_range.empty() || if_range == etag || if_range == last_modified;
+  auto r = use ? http::parse_range(range, size) : http::byte_range{};
+  if (r.kind == http::byte_range::unsatisfiable) {
+    res.error_page(416);
+    res.set_header("Content-Range", "bytes */" + std::to_string(size));
+    return false;
+  }
+  if (r.kind == http::byte_range::ok) {
+    first = r.first;
+    length = r.last - r.first + 1;
+    res.status = 206;
+    res.set_header("Content-Range", "bytes " + std::to_string(r.first) + "-" + std::to_string(r.last) + "/" +
+                                        std::to_string(size));
+  }
+  return true;
+}
 }  // namespace detail
 
 REMORA_DECL bool resrdr::service(const http::request& req, std::string_view rel, http::response& res) {
@@ -142,14 +180,7 @@ REMORA_DECL void resrdr::answer(const http::request& req, const std::shared_ptr<
     res.headers.emplace_back("Last-Modified", c.last_modified);
     if (maxage_ >= 0) res.headers.emplace_back("Cache-Control", "max-age=" + std::to_string(maxage_));
   };
-  auto inm = req.header("If-None-Match");
-  bool not_modified = false;
-  if (!inm.empty()) {
-    not_modified = http::etag_matches(inm, c.etag);
-  } else if (auto ims = req.header("If-Modified-Since"); !ims.empty()) {
-    auto t = http::parse_date(ims);
-    not_modified = t && c.info.mtime <= *t;
-  }
+  bool not_modified = detail::not_modified(req, c.etag, c.info.mtime);
   if (!not_modified && req.header("Range").empty()) {  // the common case: all from the cache entry
     res.status = 200;
     if (maxage_ >= 0) res.headers.emplace_back("Cache-Control", "max-age=" + std::to_string(maxage_));
@@ -163,23 +194,11 @@ REMORA_DECL void resrdr::answer(const http::request& req, const std::shared_ptr<
   validators();
   if (not_modified) return;
   res.headers.emplace_back("Accept-Ranges", "bytes");
-  std::uint64_t size = c.body.size();
-  if (auto range = req.header("Range"); !range.empty()) {
-    auto if_range = req.header("If-Range");
-    bool use = if_range.empty() || if_range == c.etag || if_range == c.last_modified;
-    auto r = use ? http::parse_range(range, size) : http::byte_range{};
-    if (r.kind == http::byte_range::unsatisfiable) {
-      res.error_page(416);
-      res.set_header("Content-Range", "bytes */" + std::to_string(size));
-      return;
-    }
-    if (r.kind == http::byte_range::ok) {
-      res.status = 206;
-      res.headers.emplace_back("Content-Range", "bytes " + std::to_string(r.first) + "-" +
-                                                    std::to_string(r.last) + "/" + std::to_string(size));
-      res.body.assign(c.body, std::size_t(r.first), std::size_t(r.last - r.first + 1));
-      return;
-    }
+  std::uint64_t first, length;
+  if (!detail::select_range(req, c.body.size(), c.etag, c.last_modified, res, first, length)) return;
+  if (res.status == 206) {
+    res.body.assign(c.body, std::size_t(first), std::size_t(length));
+    return;
   }
   res.body = c.body;
 }
@@ -209,15 +228,7 @@ REMORA_DECL bool resrdr::serve_file(const http::request& req, const std::string&
     if (maxage_ >= 0) res.set_header("Cache-Control", "max-age=" + std::to_string(maxage_));
     if (src.deflated) res.set_header("Vary", "Accept-Encoding");
   };
-  auto inm = req.header("If-None-Match");
-  bool not_modified = false;
-  if (!inm.empty()) {
-    not_modified = http::etag_matches(inm, etag);
-  } else if (auto ims = req.header("If-Modified-Since"); !ims.empty()) {
-    auto t = http::parse_date(ims);
-    not_modified = t && info.mtime <= *t;
-  }
-  if (not_modified) {
+  if (detail::not_modified(req, etag, info.mtime)) {
     res.status = 304;
     validators();
     return true;
@@ -296,25 +307,9 @@ REMORA_DECL bool resrdr::serve_file(const http::request& req, const std::string&
     src.memory = nullptr;
   }
 
-  std::uint64_t size = info.size, first = 0, length = size;
+  std::uint64_t size = info.size, first, length;
   res.set_header("Accept-Ranges", "bytes");
-  if (auto range = req.header("Range"); !range.empty()) {
-    auto if_range = req.header("If-Range");
-    bool use = if_range.empty() || if_range == etag || if_range == last_modified;
-    auto r = use ? http::parse_range(range, size) : http::byte_range{};
-    if (r.kind == http::byte_range::unsatisfiable) {
-      res.error_page(416);
-      res.set_header("Content-Range", "bytes */" + std::to_string(size));
-      return true;
-    }
-    if (r.kind == http::byte_range::ok) {
-      first = r.first;
-      length = r.last - r.first + 1;
-      res.status = 206;
-      res.set_header("Content-Range", "bytes " + std::to_string(r.first) + "-" + std::to_string(r.last) +
-                                          "/" + std::to_string(size));
-    }
-  }
+  if (!detail::select_range(req, size, etag, last_modified, res, first, length)) return true;
   if (!src.text.empty() || size == 0) {
     res.body = src.text.substr(std::size_t(first), std::size_t(length));
   } else if (src.memory) {
