@@ -119,7 +119,8 @@ int main(int argc, char** argv) {
                remora::version, remora::edition, __DATE__);
 
   remora::cli::conf_values conf;
-  std::string conf_file = remora::cli::find_conf(opts.conf_file, exec_dir());
+  const std::string exe_dir = exec_dir();
+  std::string conf_file = remora::cli::find_conf(opts.conf_file, exe_dir);
   if (!conf_file.empty()) {
     std::fprintf(stderr, "Loading %s\n", conf_file.c_str());
     std::string err;
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  auto vm = mount_resource_zip(exec_dir(), conf_file);
+  auto vm = mount_resource_zip(exe_dir, conf_file);
   if (!vm) {
     std::fprintf(stderr, "Fatal error: cannot mount remora.zip.\n");
     return 1;
@@ -147,7 +148,7 @@ int main(int argc, char** argv) {
     std::error_code ec;
     info.argv = opts.argv;
     info.cfgfname = conf_file;
-    info.execpath = exec_dir();
+    info.execpath = exe_dir;
     info.tree = &srv.vfs();
     info.cwd = std::filesystem::current_path(ec).string();
     try {
