@@ -1,5 +1,6 @@
 // cli/options.hpp: the command line, load commands and the first pass over mako.conf.
 #include <doctest.h>
+#include "temp_dir.hpp"
 #include <remora/cli/options.hpp>
 
 #include <cstdlib>
@@ -22,22 +23,6 @@ options parse_args(std::vector<std::string> args) {
   return parse(int(args.size()), argv.data());
 }
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/remora-cli-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name, std::ios::binary) << text;
-    return (path / name).string();
-  }
-};
 }  // namespace
 
 TEST_CASE("parse_load: the accepted forms") {

@@ -1,5 +1,6 @@
 // IO interfaces (disk, prefix, zip) and the Lua IO/file objects over them.
 #include <doctest.h>
+#include "temp_dir.hpp"
 #include <remora/lua/io_lib.hpp>
 #include <remora/vfs/io.hpp>
 #include <remora/vfs/zip_io.hpp>
@@ -17,18 +18,6 @@
 namespace fs = std::filesystem;
 
 namespace {
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/remora-io-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~temp_dir() { fs::remove_all(path); }
-  void write(const std::string& rel, const std::string& data) const {
-    fs::create_directories((path / rel).parent_path());
-    std::ofstream(path / rel, std::ios::binary) << data;
-  }
-};
 
 std::string slurp(remora::vfs::file& f) {
   std::string out, err;

@@ -1,6 +1,7 @@
 // vfs/directory.hpp and vfs/resrdr.hpp: the virtual directory tree, the resource reader over
 // a disk directory, open_beneath.
 #include <doctest.h>
+#include "temp_dir.hpp"
 #include <remora/http/util.hpp>
 #include <remora/vfs/directory.hpp>
 #include <remora/vfs/resrdr.hpp>
@@ -48,22 +49,6 @@ request make_request(std::string path, std::string_view method = "GET") {
   return r;
 }
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    char tmpl[] = "/tmp/remora-vfs-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  void write(const std::string& rel, const std::string& data) const {
-    fs::create_directories((path / rel).parent_path());
-    std::ofstream(path / rel, std::ios::binary) << data;
-  }
-};
 
 }  // namespace
 
