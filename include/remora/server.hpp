@@ -6,6 +6,7 @@
 // only adds include/ to its path instantiates it itself.
 #pragma once
 #include <remora/config.hpp>
+#include <remora/lua/host.hpp>
 #include <remora/policy/bundle.hpp>
 #include <remora/server_config.hpp>
 #include <remora/vfs/directory.hpp>
@@ -56,6 +57,18 @@ class registry {
   std::size_t size_ = 0;
 };
 
+// The Lua host of a server: its VM behind the thread policy's mutex.
+template<class Mutex>
+class vm_host final : public lua::host {
+ public:
+  explicit vm_host(Mutex& m) : m_(m) {}
+  void lock() override { m_.lock(); }
+  void unlock() override { m_.unlock(); }
+
+ private:
+  Mutex& m_;
+};
+
 // Shared, non-template state every connection reads.
 struct server_state {
   server_config config;
@@ -103,6 +116,8 @@ class basic_server {
   // The Lua VM, allocated from the allocation policy's resource and guarded by vm_mutex().
   lua_State* lua() noexcept { return lua_; }
   typename P::thread::mutex& vm_mutex() noexcept { return vm_mutex_; }
+  // The VM, its lock, the tree and limits, as the Lua side (LSP pages) sees them.
+  lua::host& lua_host() noexcept { return host_; }
 
   std::size_t connections() const { return state_->conns.size(); }
   std::uint64_t requests() const noexcept { return state_->requests.load(); }
@@ -126,6 +141,7 @@ class basic_server {
   std::unique_ptr<boost::asio::signal_set> signals_;
   lua_State* lua_ = nullptr;
   typename P::thread::mutex vm_mutex_;
+  detail::vm_host<typename P::thread::mutex> host_{vm_mutex_};
 };
 
 using server = basic_server<default_policies>;

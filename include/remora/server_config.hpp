@@ -15,6 +15,8 @@ struct server_config {
   unsigned headertimeout = 20;                     // s to receive a whole request header
   unsigned keepalivetimeout = 60;                  // s an idle keep-alive connection is kept
   unsigned iotimeout = 60;                         // s without progress while sending or receiving a body
+  std::size_t rspsz = 8192;                        // LSP output buffered before it goes out chunked
+  unsigned sessioncnt = 50;                        // HTTP sessions at most
   unsigned threads = 0;                            // loop threads (0: one per core; pool policy only)
 };
 

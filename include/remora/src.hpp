@@ -9,6 +9,7 @@
 #include <remora/http/impl/util.ipp>
 #include <remora/http/impl/message.ipp>
 #include <remora/http/impl/mime.ipp>
+#include <remora/http/impl/form.ipp>
 #include <remora/vfs/impl/directory.ipp>
 #include <remora/vfs/impl/io.ipp>
 #include <remora/vfs/impl/zip_io.ipp>
@@ -21,4 +22,6 @@
 #include <remora/lua/impl/json.ipp>
 #include <remora/lua/impl/ba_core.ipp>
 #include <remora/lua/impl/dir_lib.ipp>
+#include <remora/lua/impl/host.ipp>
+#include <remora/lsp/impl/pages.ipp>
 #include <remora/lua/impl/runtime.ipp>

@@ -106,11 +106,13 @@ class StaticTest(SharedServerTestCase):
         self.assertEqual((r.status, r.body), (200, b"only htm"))
         self.assertEqual(r.header("Content-Type"), "text/html; charset=utf-8")
 
-    def test_index_lsp_not_served_statically(self):
-        self.assert404("/lsponly/")
+    def test_index_lsp_runs_as_page(self):
+        # index.lsp is the last index candidate and runs as a page, never as its source
+        r = self.get("/lsponly/")
+        self.assertEqual((r.status, r.body), (200, b"x\n"))
         r = self.get("/lspandhtml/")
         self.assertEqual((r.status, r.body), (200, b"html before lsp"))
-        self.assert404("/lsponly/index.lsp")
+        self.assertEqual(self.get("/lsponly/index.lsp").body, b"x\n")
 
     def test_dir_without_index_404(self):
         self.assert404("/noindex/")
@@ -140,10 +142,12 @@ class StaticTest(SharedServerTestCase):
             self.assert404(p)
         self.assertEqual(self.get("/sub/ok.txt").body, b"sub ok")
 
-    def test_lsp_and_shtml_404(self):
-        self.assert404("/page.lsp")
+    def test_lsp_runs_and_shtml_404(self):
+        r = self.get("/page.lsp")
+        self.assertEqual((r.status, r.body), (200, b"secret\n"))
         self.assert404("/page.shtml")
-        self.assert404("/page.lsp", method="HEAD")
+        r = self.srv.request("HEAD", "/page.lsp")
+        self.assertEqual((r.status, r.body), (200, b""))
 
     # ---- validators ----
     def test_etag_and_last_modified(self):

@@ -3,6 +3,7 @@
 #include <remora/config.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,6 +50,10 @@ struct request {
   unsigned version = 11;     // 10 or 11
   std::vector<header_field> headers;
   std::string_view body;
+  // The connection's addresses (numeric) and ports, and whether it is TLS.
+  std::string_view peer_ip, local_ip;
+  std::uint16_t peer_port = 0, local_port = 0;
+  bool secure = false;
 
   // First value of a header (case-insensitive name); empty when absent.
   std::string_view header(std::string_view name) const noexcept;
@@ -56,6 +61,8 @@ struct request {
   bool is_head() const noexcept { return method == "HEAD"; }
   bool is_get_or_head() const noexcept { return method == "GET" || method == "HEAD"; }
 };
+
+class channel;
 
 struct response {
   unsigned status = 200;
@@ -71,6 +78,10 @@ struct response {
   std::shared_ptr<const void> hold;
   std::string_view head_block, body_view;
   bool close = false;  // close the connection after this response
+  // Set by a directory that finishes the answer later (an LSP page that streams its output,
+  // sleeps or is preempted): the connection calls it once with a channel and sends nothing
+  // itself until the channel says so. The request and response stay valid until then.
+  std::function<void(std::shared_ptr<channel>)> later;
 
   void set_header(std::string_view name, std::string_view value);
   // A header's value from `headers` or `head_block`; empty when absent.
@@ -81,6 +92,25 @@ struct response {
   void error_page(unsigned status);
   void redirect(unsigned status, std::string_view location);
   void reset();
+};
+
+// How an answer that went asynchronous reaches its connection. Every member may be called
+// from any thread; the callbacks run on the connection's thread.
+class channel {
+ public:
+  virtual ~channel() = default;
+  // Runs `f` on the connection's thread (soon, or after `ms` milliseconds).
+  virtual void post(std::function<void()> f) = 0;
+  virtual void after(unsigned ms, std::function<void()> f) = 0;
+  // Sends what the response holds so far and empties its body: the first time the status
+  // line and headers, the body chunked on HTTP/1.1 (close-delimited on 1.0) unless a
+  // Content-Length header was set. `done(ok)` runs when it is written; false: the peer went.
+  virtual void flush(std::function<void(bool ok)> done) = 0;
+  // Completes the response (whole when nothing was flushed) and goes on with the next
+  // request on the connection. The request and response must not be touched afterwards.
+  virtual void finish() = 0;
+  // Closes the connection without completing the response.
+  virtual void abort() = 0;
 };
 
 }  // namespace http

@@ -6,6 +6,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
@@ -49,6 +50,20 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
   ~connection() override { st_->conns.remove(*this); }
 
   void start() {
+    if constexpr (requires(beast::error_code& e) { sock_.remote_endpoint(e); }) {
+      beast::error_code ec;
+      auto r = sock_.remote_endpoint(ec);
+      if (!ec) {
+        auto a = r.address();
+        peer_ip_ = (a.is_v6() && a.to_v6().is_v4_mapped() ? asio::ip::address(asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6())) : a).to_string();
+        peer_port_ = r.port();
+      }
+      auto l = sock_.local_endpoint(ec);
+      if (!ec) {
+        local_ip_ = l.address().to_string();
+        local_port_ = l.port();
+      }
+    }
     set_deadline(st_->config.headertimeout);
     begin_request();
   }
@@ -156,6 +171,10 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
     req_.headers.clear();
     for (auto& f : m) req_.headers.push_back({f.name_string(), f.value()});
     req_.body = m.body();
+    req_.peer_ip = peer_ip_;
+    req_.local_ip = local_ip_;
+    req_.peer_port = peer_port_;
+    req_.local_port = local_port_;
     res_.reset();
     st_->requests.fetch_add(1, std::memory_order_relaxed);
     bool keep = m.keep_alive() && !st_->stopping.load(std::memory_order_relaxed);
@@ -166,42 +185,58 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
         if (!st_->vfs.dispatch(req_, res_)) res_.error_page(404);
         break;
     }
+    if (res_.later) {  // the answer comes later, through a channel
+      keep_ = keep;
+      committed_ = chunked_ = false;
+      deadline.store(0, std::memory_order_relaxed);
+      auto later = std::move(res_.later);
+      res_.later = nullptr;
+      later(std::make_shared<channel_impl>(this->shared_from_this()));
+      return;
+    }
     send(req_.is_head(), keep && !res_.close);
   }
 
-  void send(bool head, bool keep) {
-    keep_ = keep;
-    unsigned s = res_.status;
-    bool bodyless = s == 304 || s == 204 || s < 200;
-    if (!res_.body_view.empty()) res_.body.clear();
-    std::string_view body = res_.body_view.empty() ? std::string_view(res_.body) : res_.body_view;
-    std::uint64_t length = body.size() + (res_.file ? res_.file_length : 0) + res_.tail.size();
+  // The status line and headers of res_ into out_. `length`: a Content-Length to send, or
+  // none (a chunked or close-delimited body, or a status without a body).
+  void head(std::optional<std::uint64_t> length, bool keep) {
     static const std::string server_line = std::string("Server: ") + server_name + "\r\n";
     char num[24];
     out_.clear();
     out_.append("HTTP/1.1 ", 9);
-    out_.append(num, std::size_t(std::to_chars(num, num + sizeof num, s).ptr - num));
+    out_.append(num, std::size_t(std::to_chars(num, num + sizeof num, res_.status).ptr - num));
     out_.push_back(' ');
-    out_.append(http::status_text(s));
+    out_.append(http::status_text(res_.status));
     out_.append("\r\n", 2);
     out_.append(date_line());
     out_.append(server_line);
     for (auto& [k, v] : res_.headers) {
+      if (length && http::iequals(k, "Content-Length")) continue;  // ours is the true one
       out_.append(k);
       out_.append(": ", 2);
       out_.append(v);
       out_.append("\r\n", 2);
     }
     out_.append(res_.head_block);
-    if (!bodyless) {
+    if (length) {
       out_.append("Content-Length: ", 16);
-      out_.append(num, std::size_t(std::to_chars(num, num + sizeof num, length).ptr - num));
+      out_.append(num, std::size_t(std::to_chars(num, num + sizeof num, *length).ptr - num));
       out_.append("\r\n", 2);
     }
     if (!keep) out_.append("Connection: close\r\n");
     else if (version_ == 10) out_.append("Connection: keep-alive\r\n");
     out_.append("\r\n", 2);
-    if (head || bodyless) {
+  }
+
+  void send(bool head_only, bool keep) {
+    keep_ = keep;
+    unsigned s = res_.status;
+    bool bodyless = s == 304 || s == 204 || s < 200;
+    if (!res_.body_view.empty()) res_.body.clear();
+    std::string_view body = res_.body_view.empty() ? std::string_view(res_.body) : res_.body_view;
+    std::uint64_t length = body.size() + (res_.file ? res_.file_length : 0) + res_.tail.size();
+    head(bodyless ? std::nullopt : std::optional<std::uint64_t>(length), keep);
+    if (head_only || bodyless) {
       res_.body.clear();
       res_.file.reset();
       res_.tail.clear();
@@ -226,6 +261,94 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
     asio::async_write(sock_, bufs, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->close();
       if (self->res_.file) return self->send_file();
+      self->done();
+    });
+  }
+
+  // ---- answers that went asynchronous (http::channel) ----------------------------------
+  class channel_impl final : public http::channel {
+   public:
+    explicit channel_impl(std::shared_ptr<connection> c) : c_(std::move(c)) {}
+    void post(std::function<void()> f) override { asio::post(c_->sock_.get_executor(), std::move(f)); }
+    void after(unsigned ms, std::function<void()> f) override {
+      asio::post(c_->sock_.get_executor(), [c = c_, ms, f = std::move(f)]() mutable {
+        auto t = std::make_shared<asio::steady_timer>(c->sock_.get_executor(), std::chrono::milliseconds(ms));
+        t->async_wait([t, f = std::move(f)](beast::error_code) { f(); });
+      });
+    }
+    void flush(std::function<void(bool)> done) override {
+      asio::post(c_->sock_.get_executor(), [c = c_, done = std::move(done)]() mutable { c->stream_flush(std::move(done)); });
+    }
+    void finish() override {
+      asio::post(c_->sock_.get_executor(), [c = c_] { c->stream_finish(); });
+    }
+    void abort() override {
+      asio::post(c_->sock_.get_executor(), [c = c_] { c->close(); });
+    }
+
+   private:
+    std::shared_ptr<connection> c_;
+  };
+
+  // The body so far, framed: a chunk when chunked (nothing for an empty body).
+  void frame_body(std::string& into) {
+    if (req_.is_head()) return res_.body.clear();
+    if (res_.body.empty()) return;
+    if (chunked_) {
+      char num[20];
+      auto r = std::to_chars(num, num + sizeof num, res_.body.size(), 16);
+      into.append(num, r.ptr).append("\r\n").append(res_.body).append("\r\n");
+    } else {
+      into.append(res_.body);
+    }
+    res_.body.clear();
+  }
+
+  void commit() {
+    committed_ = true;
+    keep_ = keep_ && !res_.close;
+    auto declared = res_.header("Content-Length");
+    if (!declared.empty()) {  // the page said how long: sent as it is
+      chunked_ = false;
+      std::uint64_t n = 0;
+      auto r = std::from_chars(declared.data(), declared.data() + declared.size(), n);
+      if (r.ec != std::errc() || r.ptr != declared.data() + declared.size()) keep_ = false;
+    } else {
+      chunked_ = version_ == 11;
+      if (!chunked_) keep_ = false;  // HTTP/1.0: the end of the body is the close
+    }
+    head(std::nullopt, keep_);
+    if (chunked_) out_.insert(out_.size() - 2, "Transfer-Encoding: chunked\r\n");
+  }
+
+  void stream_flush(std::function<void(bool)> done) {
+    if (!sock_.is_open()) {
+      res_.body.clear();
+      return done(false);
+    }
+    if (!committed_) commit();
+    else out_.clear();
+    frame_body(out_);
+    if (out_.empty()) return done(true);
+    set_deadline(st_->config.iotimeout);
+    asio::async_write(sock_, asio::buffer(out_),
+                      [self = this->shared_from_this(), done = std::move(done)](beast::error_code ec, std::size_t) {
+                        self->deadline.store(0, std::memory_order_relaxed);
+                        if (ec) self->close();
+                        done(!ec);
+                      });
+  }
+
+  void stream_finish() {
+    if (!committed_) return send(req_.is_head(), keep_ && !res_.close);
+    if (!sock_.is_open()) return;
+    out_.clear();
+    frame_body(out_);
+    if (chunked_ && !req_.is_head()) out_.append("0\r\n\r\n");
+    if (out_.empty()) return done();
+    set_deadline(st_->config.iotimeout);
+    asio::async_write(sock_, asio::buffer(out_), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
       self->done();
     });
   }
@@ -311,6 +434,9 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
   std::vector<char> chunk_;
   unsigned version_ = 11;
   bool in_request_ = false, header_done_ = false, keep_ = true;
+  bool committed_ = false, chunked_ = false;  // of an asynchronous answer
+  std::string peer_ip_, local_ip_;
+  std::uint16_t peer_port_ = 0, local_port_ = 0;
 };
 
 }  // namespace detail
@@ -327,6 +453,11 @@ basic_server<P>::basic_server(server_config cfg)
     workers_.push_back(extra_.back().get());
   }
   lua_ = detail::new_lua_state(P::alloc::resource());
+  host_.L = lua_;
+  host_.tree = &state_->vfs;
+  host_.rspsz = cfg.rspsz;
+  host_.sessioncnt = cfg.sessioncnt;
+  if (lua_) lua::set_host(lua_, &host_);
   // sendfile(2) to a peer that has gone raises SIGPIPE (it has no MSG_NOSIGNAL), which would
   // kill the process; turn it into EPIPE unless the embedding program chose a handler itself.
   struct sigaction old {};

@@ -34,8 +34,10 @@ class resrdr : public directory {
   void add_header(std::string name, std::string value);
   // Cache-Control: max-age for static files; negative: no header.
   void maxage(long seconds) noexcept { maxage_ = seconds; }
-  // Called for `.lsp` pages (rel path of the page); unset: pages are not served.
-  using page_handler = std::function<bool(const http::request&, std::string_view page, http::response&)>;
+  // Called for `.lsp` pages (rel path of the page, and what stat said of it); unset: pages
+  // are not served.
+  using page_handler =
+      std::function<bool(const http::request&, std::string_view page, const file_info&, http::response&)>;
   void set_page_handler(page_handler h) { pages_ = std::move(h); }
 
   // Bodies up to this size are read into the response (and kept in a cache, revalidated

@@ -84,6 +84,7 @@ REMORA_DECL void response::reset() {
   hold.reset();
   head_block = body_view = {};
   close = false;
+  later = nullptr;
 }
 
 }  // namespace remora::http

@@ -3,6 +3,7 @@
 #include <remora/http/util.hpp>
 #include <remora/lua/ba_core.hpp>
 #include <remora/lua/bind.hpp>
+#include <remora/lsp/pages.hpp>
 
 #include <arpa/inet.h>
 #include <sys/random.h>
@@ -486,9 +487,11 @@ inline int ba_clock(lua_State* L) {
   return 1;
 }
 
+// In a page, ba.sleep lets the server go on while the page waits; elsewhere it blocks.
 inline int ba_sleep(lua_State* L) {
   lua_Integer ms = rnd_bound(L, 1);
   if (ms <= 0) return 0;
+  if (ms < 0x7fffffff && lsp::page_sleep(L, unsigned(ms))) return lua_yield(L, 0);
   timespec req{std::time_t(ms / 1000), long(ms % 1000) * 1000000L}, rem{};
   while (::nanosleep(&req, &rem) != 0 && errno == EINTR) req = rem;
   return 0;

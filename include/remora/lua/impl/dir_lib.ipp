@@ -2,6 +2,7 @@
 #include <remora/lua/bind.hpp>
 #include <remora/lua/dir_lib.hpp>
 #include <remora/lua/io_lib.hpp>
+#include <remora/lsp/pages.hpp>
 #include <remora/vfs/resrdr.hpp>
 
 namespace remora::lua {
@@ -93,11 +94,22 @@ inline int dir_io(lua_State* L) {
   return 1;
 }
 
+// dir:lspfilter(env): .lsp files run as pages in `env`; dir:lspfilter(nil) turns that off.
 inline int dir_lspfilter(lua_State* L) {
   auto& d = check_dir(L);
-  luaL_unref(L, LUA_REGISTRYINDEX, d.app_ref);
   lua_settop(L, 2);
-  d.app_ref = lua_isnil(L, 2) ? LUA_NOREF : luaL_ref(L, LUA_REGISTRYINDEX);
+  if (lua_isnil(L, 2)) {
+    lsp::disable(*d.dir);
+    d.app_ref = LUA_NOREF;  // the old refs stay with a page that may still be running
+    return 0;
+  }
+  luaL_checktype(L, 2, LUA_TTABLE);
+  d.app_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (auto* h = lua::get_host(L)) {
+    push_io(L, d.dir->get_io());
+    int io_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lsp::enable(*h, *d.dir, d.prefix(), d.app_ref, io_ref);
+  }
   return 0;
 }
 
@@ -110,8 +122,7 @@ inline int dir_getapp(lua_State* L) {
 
 inline int dir_gc(lua_State* L) {
   auto* d = static_cast<dir_ud*>(lua_touserdata(L, 1));
-  luaL_unref(L, LUA_REGISTRYINDEX, d->app_ref);
-  d->~dir_ud();  // the tree keeps its own reference while the dir is inserted
+  d->~dir_ud();  // app_ref stays: pages of the dir (still mounted, perhaps) run in it  // the tree keeps its own reference while the dir is inserted
   return 0;
 }
 

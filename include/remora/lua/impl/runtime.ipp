@@ -1,5 +1,6 @@
 #pragma once
 #include <remora/lsp/compiler.hpp>
+#include <remora/lsp/pages.hpp>
 #include <remora/lua/ba_core.hpp>
 #include <remora/lua/dir_lib.hpp>
 #include <remora/lua/json.hpp>
@@ -86,6 +87,7 @@ REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info
   lua_pushcfunction(L, detail::lua_parselsp);
   lua_setfield(L, -2, "parselsp");
   if (info.tree) open_dir_lib(L, *info.tree);
+  lsp::open_request_lib(L);
   lua_setglobal(L, "ba");
 
   lua_newtable(L);  // mako

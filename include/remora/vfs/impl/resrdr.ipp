@@ -117,7 +117,7 @@ REMORA_DECL bool resrdr::service(const http::request& req, std::string_view rel,
     if (info.is_dir) return false;
   }
   if (detail::has_suffix(name, ".lsp")) {
-    if (!pages_ || !pages_(req, name, res)) return false;
+    if (!pages_ || !pages_(req, name, info, res)) return false;
     for (auto& [k, v] : headers_) res.set_header(k, v);
     return true;
   }

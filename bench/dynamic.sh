@@ -1,0 +1,443 @@
+#!/usr/bin/env bash
+# Dynamic-page benchmark: two small Lua pages on Remora (full edition, one loop thread), on
+# nginx with its Lua module (one worker) and on lighttpd with mod_magnet (one process), side
+# by side in one run, keep-alive, 50 connections, server pinned to CPU 0 and wrk to CPU 1.
+#
+#   hello  "Hello <n>", n a per-process counter incremented by each request (text/plain)
+#   json   {"id":<n>,"name":"remora","ok":true,"ratio":0.5,"tags":["a","b"]} (application/json)
+#
+#   bash bench/dynamic.sh
+#
+# Environment:
+#   DURATION  seconds per measurement (default 10)
+#   RUNS      measurements per page and server; the table shows the median (default 3)
+#   WARMUP    seconds of unmeasured load before each page (default 2; 0 = none)
+#   CONNS     wrk connections (default 50)
+#   REMORA    the binary (default build/full/remora beside this script's repo)
+#   SERVER_CPU, CLIENT_CPU  CPUs for the servers and for wrk (default 0 and 1)
+#
+# Installs the Debian packages it needs when they are missing (apt-get, as root or with sudo).
+# A server, or one page of a server, that does not start or does not answer the probe
+# requests correctly (status 200 and the right body) is skipped with the reason, and the run
+# carries on with the others; so is one that fails or dies during a measurement.
+# Prints the medians as a markdown table on stdout; progress and every single run go to stderr.
+# Loopback only. All servers are stopped and the temp dir removed on exit, error or Ctrl-C.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DURATION=${DURATION:-10}
+RUNS=${RUNS:-3}
+WARMUP=${WARMUP:-2}
+CONNS=${CONNS:-50}
+REMORA=${REMORA:-$here/../build/full/remora}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "dynamic.sh: $*"; exit 1; }
+
+[[ $DURATION =~ ^[0-9]+$ && $DURATION -gt 0 ]] || die "DURATION must be a positive integer"
+[[ $RUNS =~ ^[0-9]+$ && $RUNS -gt 0 && $RUNS -le 99 ]] || die "RUNS must be 1..99"
+[[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be an integer"
+
+# --- packages ----------------------------------------------------------------------------
+# nginx's Lua module (with LuaJIT and lua-resty-core), cjson for LuaJIT and Lua 5.4, and
+# lighttpd's mod_magnet (lighttpd-modules-lua, Lua 5.4). Installed only when missing.
+pkgs=(wrk curl python3 nginx libnginx-mod-http-lua lua-cjson lighttpd lighttpd-modules-lua)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing: ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >&2
+fi
+
+# --- tools -------------------------------------------------------------------------------
+NGINX=$(command -v nginx || true)
+[[ -z $NGINX && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
+LIGHTTPD=$(command -v lighttpd || true)
+[[ -z $LIGHTTPD && -x /usr/sbin/lighttpd ]] && LIGHTTPD=/usr/sbin/lighttpd
+[[ -n $NGINX ]] || die "no nginx binary"
+[[ -n $LIGHTTPD ]] || die "no lighttpd binary"
+NGX_MODS=/usr/share/nginx/modules
+for f in "$NGX_MODS/ndk_http_module.so" "$NGX_MODS/ngx_http_lua_module.so" \
+         /usr/lib/lighttpd/mod_magnet.so; do
+  [[ -f $f ]] || die "missing $f"
+done
+for t in wrk curl python3 taskset setsid ss getconf; do
+  command -v "$t" >/dev/null || die "missing $t"
+done
+TCK=$(getconf CLK_TCK)
+
+# --- temp dir and cleanup ----------------------------------------------------------------
+tmp=$(mktemp -d /tmp/remora-bench.XXXXXX)
+servers=(remora nginx lighttpd)
+pages=(hello json)
+declare -A pid=() port=() skip=() path=()
+cleanup() {
+  local p
+  [[ -n ${wrk_pid:-} ]] && kill -TERM "$wrk_pid" 2>/dev/null
+  for p in "${pid[@]}"; do
+    kill -TERM "$p" 2>/dev/null || true
+  done
+  for p in "${pid[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  pid=()
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The same request line on all three: GET /hello.lsp and GET /json.lsp.
+path[hello]=/hello.lsp
+path[json]=/json.lsp
+
+# skip[server] or skip[server/page]: why it is not measured.
+skip_server() {  # name reason
+  skip[$1]=$2
+  log "skipping $1: $2"
+}
+skip_page() {  # name page reason
+  skip[$1/$2]=$3
+  log "skipping $1 $2: $3"
+}
+skipped() {  # name page
+  [[ -n ${skip[$1]:-} || -n ${skip[$1/$2]:-} ]]
+}
+
+# --- ports -------------------------------------------------------------------------------
+used_ports=" "
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    [[ $used_ports == *" $p "* ]] && continue
+    if ! ss -Htln "sport = :$p" | grep -q .; then
+      used_ports+="$p "
+      echo "$p"
+      return 0
+    fi
+  done
+  die "no free port found"
+}
+wait_port() {  # name -> 0 once it answers any HTTP on its port; else skips it
+  for _ in $(seq 1 100); do
+    if ! kill -0 "${pid[$1]}" 2>/dev/null; then
+      tail -n 20 "$tmp/$1.log" >&2 || true
+      skip_server "$1" "exited at startup"
+      return 1
+    fi
+    curl -s -o /dev/null "http://127.0.0.1:${port[$1]}/" && return 0
+    sleep 0.1
+  done
+  skip_server "$1" "does not answer on 127.0.0.1:${port[$1]}"
+  return 1
+}
+start() {  # name command... (setsid: a Ctrl-C reaches this script and wrk, not the servers;
+           # setsid and taskset exec in place, so $! is the server's own pid)
+  local name=$1
+  shift
+  log "starting $name on 127.0.0.1:${port[$name]}, CPU $SERVER_CPU: taskset -c $SERVER_CPU $*"
+  (exec setsid taskset -c "$SERVER_CPU" "$@") 2>"$tmp/$name.log" &
+  pid[$name]=$!
+  wait_port "$name" || true
+}
+
+chmod 755 "$tmp"
+
+# --- Remora ------------------------------------------------------------------------------
+# An app at the root, made of two LSP pages; the counter lives in the app's table.
+port[remora]=$(free_port)
+mkdir -p "$tmp/app"
+printf '%s' '<?lsp app.n = (app.n or 0) + 1 ?>Hello <?lsp= app.n ?>' >"$tmp/app/hello.lsp"
+cat >"$tmp/app/json.lsp" <<'EOF'
+<?lsp
+app.n = (app.n or 0) + 1
+response:setcontenttype("application/json")
+response:write(ba.json.encode{id = app.n, name = "remora", ok = true, ratio = 0.5, tags = {"a", "b"}})
+?>
+EOF
+cat >"$tmp/remora.conf" <<EOF
+port=${port[remora]}
+host="127.0.0.1"
+threads=1
+conncnt=1000
+EOF
+if [[ ! -x $REMORA ]]; then
+  skip_server remora "no Remora binary at $REMORA (build it: ninja -C build/full)"
+else
+  start remora "$REMORA" -c "$tmp/remora.conf" "-l::$tmp/app"
+fi
+
+# --- nginx -------------------------------------------------------------------------------
+# One worker; the counter and cjson live in a table made once by init_by_lua (one Lua VM per
+# worker). Content-Length is set so that the body goes out as it does on the other two
+# (without it nginx sends chunked).
+port[nginx]=$(free_port)
+mkdir -p "$tmp/nginx/logs"
+cat >"$tmp/nginx/nginx.conf" <<EOF
+# generated by bench/dynamic.sh
+daemon off;
+worker_processes 1;
+load_module $NGX_MODS/ndk_http_module.so;
+load_module $NGX_MODS/ngx_http_lua_module.so;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  tcp_nodelay on;
+  keepalive_requests 100000000;
+  keepalive_timeout 65;
+  client_body_temp_path $tmp/nginx/client_body;
+  proxy_temp_path $tmp/nginx/proxy;
+  fastcgi_temp_path $tmp/nginx/fastcgi;
+  uwsgi_temp_path $tmp/nginx/uwsgi;
+  scgi_temp_path $tmp/nginx/scgi;
+  init_by_lua_block {
+    bench = { n = 0, cjson = require "cjson" }
+  }
+  server {
+    listen 127.0.0.1:${port[nginx]};
+    location = /hello.lsp {
+      default_type text/plain;
+      content_by_lua_block {
+        local s = bench
+        s.n = s.n + 1
+        local body = "Hello " .. s.n
+        ngx.header.content_length = #body
+        ngx.print(body)
+      }
+    }
+    location = /json.lsp {
+      default_type application/json;
+      content_by_lua_block {
+        local s = bench
+        s.n = s.n + 1
+        local body = s.cjson.encode{id = s.n, name = "remora", ok = true, ratio = 0.5, tags = {"a", "b"}}
+        ngx.header.content_length = #body
+        ngx.print(body)
+      }
+    }
+  }
+}
+EOF
+start nginx "$NGINX" -p "$tmp/nginx/" -e "$tmp/nginx/logs/error.log" -c "$tmp/nginx/nginx.conf"
+
+# --- lighttpd ----------------------------------------------------------------------------
+# One process (server.max-worker is 0 by default). mod_magnet runs the whole script for each
+# request and resets its globals after it, so the counter lives in a table kept in
+# package.loaded, which stays with the script's Lua state (in 1.4.69 each script has its own
+# state, so each page counts for itself).
+port[lighttpd]=$(free_port)
+mkdir -p "$tmp/lighttpd/www"
+cat >"$tmp/lighttpd/hello.lua" <<'EOF'
+local s = package.loaded["bench.state"]
+if not s then s = { n = 0 }; package.loaded["bench.state"] = s end
+s.n = s.n + 1
+lighty.r.resp_header["Content-Type"] = "text/plain"
+lighty.r.resp_body.set({ "Hello ", s.n })
+return 200
+EOF
+cat >"$tmp/lighttpd/json.lua" <<'EOF'
+local s = package.loaded["bench.state"]
+if not s then s = { n = 0 }; package.loaded["bench.state"] = s end
+if not s.cjson then s.cjson = require "cjson" end
+s.n = s.n + 1
+lighty.r.resp_header["Content-Type"] = "application/json"
+lighty.r.resp_body.set({ s.cjson.encode{id = s.n, name = "remora", ok = true, ratio = 0.5, tags = {"a", "b"}} })
+return 200
+EOF
+cat >"$tmp/lighttpd/lighttpd.conf" <<EOF
+# generated by bench/dynamic.sh
+server.modules = ("mod_magnet")
+server.bind = "127.0.0.1"
+server.port = ${port[lighttpd]}
+server.document-root = "$tmp/lighttpd/www"
+server.errorlog = "$tmp/lighttpd/error.log"
+server.max-keep-alive-requests = 65535
+server.max-keep-alive-idle = 65
+\$HTTP["url"] == "/hello.lsp" { magnet.attract-raw-url-to = ("$tmp/lighttpd/hello.lua") }
+\$HTTP["url"] == "/json.lsp" { magnet.attract-raw-url-to = ("$tmp/lighttpd/json.lua") }
+EOF
+start lighttpd "$LIGHTTPD" -D -f "$tmp/lighttpd/lighttpd.conf"
+
+# The processes whose CPU time counts: Remora's and lighttpd's one process; nginx's master
+# and its worker.
+server_pids() {  # name
+  if [[ $1 == nginx ]]; then
+    # shellcheck disable=SC2046  # one pid per word
+    echo "${pid[nginx]}" $(cat "/proc/${pid[nginx]}/task/${pid[nginx]}/children" 2>/dev/null)
+  else
+    echo "${pid[$1]}"
+  fi
+}
+cpu_ticks() {  # pids... -> utime+stime summed
+  local total=0 p rest fld
+  for p in "$@"; do
+    rest=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    rest=${rest##*) }  # fields from 3 on; comm may hold spaces
+    read -r -a fld <<<"$rest"
+    total=$((total + fld[11] + fld[12]))  # fields 14 and 15: utime, stime
+  done
+  echo "$total"
+}
+
+# --- correctness -------------------------------------------------------------------------
+# hello: 200, "Hello <n>", and n grows from one request to the next.
+# json: 200, Content-Type application/json, and the object above (key order free, id a number).
+probe() {  # name page -> 0 and prints the body and header sizes if right; else prints why
+  local url="http://127.0.0.1:${port[$1]}${path[$2]}" got b1 b2
+  got=$(curl -s -o "$tmp/probe.body" -D "$tmp/probe.head" -w '%{http_code} %{size_download} %{size_header}' "$url") ||
+    { echo "no answer from $url"; return 1; }
+  [[ ${got%% *} == 200 ]] || { echo "GET ${path[$2]} answered ${got%% *}: $(head -c 200 "$tmp/probe.body" | tr '\r\n' '  ')"; return 1; }
+  b1=$(cat "$tmp/probe.body")
+  if [[ $2 == hello ]]; then
+    [[ $b1 =~ ^Hello\ ([0-9]+)$ ]] || { echo "GET ${path[$2]}: body '$(head -c 200 <<<"$b1")', want 'Hello <n>'"; return 1; }
+    b2=$(curl -s "$url")
+    [[ $b2 =~ ^Hello\ ([0-9]+)$ && ${BASH_REMATCH[1]} -gt ${b1#Hello } ]] ||
+      { echo "GET ${path[$2]}: the counter does not grow ('$b1' then '$b2')"; return 1; }
+  else
+    grep -qi '^content-type: *application/json' "$tmp/probe.head" ||
+      { echo "GET ${path[$2]}: $(grep -i '^content-type:' "$tmp/probe.head" | tr -d '\r' || echo 'no Content-Type'), want application/json"; return 1; }
+    python3 - "$tmp/probe.body" <<'PY' || return 1
+import json, sys
+raw = open(sys.argv[1], "rb").read()
+try:
+    o = json.loads(raw)
+except ValueError as e:
+    print("GET /json.lsp: not JSON (%s): %r" % (e, raw[:200])); sys.exit(1)
+want = {"name": "remora", "ok": True, "ratio": 0.5, "tags": ["a", "b"]}
+if not isinstance(o, dict) or not isinstance(o.get("id"), (int, float)) or \
+   {k: v for k, v in o.items() if k != "id"} != want:
+    print("GET /json.lsp: got %r, want {id=<n>, name=remora, ok=true, ratio=0.5, tags={a,b}}" % raw[:200]); sys.exit(1)
+PY
+  fi
+  echo "${got#* }"
+}
+for name in "${servers[@]}"; do
+  if [[ -n ${skip[$name]:-} ]]; then continue; fi
+  for page in "${pages[@]}"; do
+    if out=$(probe "$name" "$page"); then
+      read -r body_b head_b <<<"$out"
+      log "$name ${path[$page]}: right ($body_b-byte body, $head_b bytes of status line and headers)"
+    else
+      skip_page "$name" "$page" "$out"
+    fi
+  done
+done
+
+# --- measurements ------------------------------------------------------------------------
+# One wrk run; sets M_REQ, M_RPS and M_CPU (us of server CPU per request), or M_ERR and
+# returns 1. wrk runs in the background and we `wait` for it, so that a Ctrl-C runs the INT
+# trap at once.
+wrk_pid=''
+measure() {  # name page seconds
+  local pids before after out reqs rps errs p rc=0
+  M_ERR=''
+  pids=$(server_pids "$1")
+  # shellcheck disable=SC2086  # one pid per word
+  before=$(cpu_ticks $pids)
+  taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"$3s" "http://127.0.0.1:${port[$1]}${path[$2]}" >"$tmp/wrk.out" 2>&1 &
+  wrk_pid=$!
+  wait "$wrk_pid" || rc=$?
+  wrk_pid=''
+  out=$(cat "$tmp/wrk.out")
+  # shellcheck disable=SC2086
+  after=$(cpu_ticks $pids)
+  for p in $pids; do
+    kill -0 "$p" 2>/dev/null || { M_ERR="pid $p died during a run against ${path[$2]}"; return 1; }
+  done
+  ((rc == 0)) || { M_ERR="wrk failed against ${path[$2]}: $out"; return 1; }
+  reqs=$(awk '/ requests in /{print $1; exit}' <<<"$out")
+  rps=$(awk '/^Requests\/sec:/{print $2; exit}' <<<"$out")
+  [[ -n $reqs && -n $rps && $reqs -gt 0 ]] || { M_ERR="cannot read wrk's output: $out"; return 1; }
+  if errs=$(grep -E "Non-2xx" <<<"$out" | sed "s/^ *//"); then
+    M_ERR="${path[$2]}: $errs"
+    return 1
+  fi
+  if errs=$(grep -E 'Socket errors' <<<"$out"); then
+    log "warning: $1 ${path[$2]}: $errs"
+  fi
+  M_REQ=$reqs
+  M_RPS=$(awk -v q="$rps" 'BEGIN { printf "%.0f", q }')
+  M_CPU=$(awk -v r="$reqs" -v t=$((after - before)) -v hz="$TCK" 'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# A failed run skips that page of that server, or the whole server when it died.
+run_one() {  # name page seconds -> 0 with M_* set, else 1
+  skipped "$1" "$2" && return 1
+  measure "$1" "$2" "$3" && return 0
+  if [[ $M_ERR == pid* ]]; then
+    tail -n 20 "$tmp/$1.log" >&2 || true
+    skip_server "$1" "$M_ERR"
+  else
+    skip_page "$1" "$2" "$M_ERR"
+  fi
+  return 1
+}
+
+log "wrk: taskset -c $CLIENT_CPU wrk -t1 -c$CONNS -d${DURATION}s http://127.0.0.1:<port>/<page>.lsp; $RUNS run(s) per page and server, interleaved; median"
+declare -A rps_runs=() cpu_runs=()
+for page in "${pages[@]}"; do
+  if ((WARMUP > 0)); then
+    for name in "${servers[@]}"; do run_one "$name" "$page" "$WARMUP" || true; done
+  fi
+  for run in $(seq 1 "$RUNS"); do
+    for name in "${servers[@]}"; do
+      run_one "$name" "$page" "$DURATION" || continue
+      log "  $page run $run $(printf '%-9s' "$name:") $M_REQ requests, $M_RPS req/s, $M_CPU us CPU/req"
+      rps_runs[$name/$page]+="$M_RPS "
+      cpu_runs[$name/$page]+="$M_CPU "
+    done
+  done
+done
+
+# --- table -------------------------------------------------------------------------------
+cell() {  # name page rps|cpu -> median, or n/a when skipped
+  local -n runs=${3}_runs
+  if skipped "$1" "$2" || [[ -z ${runs[$1/$2]:-} ]]; then
+    echo n/a
+  else
+    # shellcheck disable=SC2086  # one value per word
+    median ${runs[$1/$2]}
+  fi
+}
+measured=0
+echo "| page | Remora req/s | nginx req/s | lighttpd req/s | Remora/nginx | Remora/lighttpd | Remora us CPU/req | nginx us CPU/req | lighttpd us CPU/req |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+for page in "${pages[@]}"; do
+  rr=$(cell remora "$page" rps) nr=$(cell nginx "$page" rps) lr=$(cell lighttpd "$page" rps)
+  rc=$(cell remora "$page" cpu) nc=$(cell nginx "$page" cpu) lc=$(cell lighttpd "$page" cpu)
+  for v in "$rr" "$nr" "$lr"; do [[ $v == n/a ]] || measured=1; done
+  awk -v l="$page" -v rr="$rr" -v nr="$nr" -v lr="$lr" -v rc="$rc" -v nc="$nc" -v lc="$lc" '
+    function num(v, f) { return v == "n/a" ? v : sprintf(f, v) }
+    function ratio(a, b) { return (a == "n/a" || b == "n/a" || b == 0) ? "n/a" : sprintf("%.2f", a / b) }
+    BEGIN {
+      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", l,
+        num(rr, "%.0f"), num(nr, "%.0f"), num(lr, "%.0f"), ratio(rr, nr), ratio(rr, lr),
+        num(rc, "%.2f"), num(nc, "%.2f"), num(lc, "%.2f")
+    }'
+done
+# Why a cell says n/a, under the table.
+for name in "${servers[@]}"; do
+  if [[ -n ${skip[$name]:-} ]]; then
+    echo "- $name not measured: ${skip[$name]}"
+    continue
+  fi
+  for page in "${pages[@]}"; do
+    if [[ -n ${skip[$name/$page]:-} ]]; then
+      echo "- $name $page not measured: ${skip[$name/$page]}"
+    fi
+  done
+done
+((measured)) || die "nothing was measured"

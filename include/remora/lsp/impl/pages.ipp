@@ -1,0 +1,527 @@
+#pragma once
+#include <remora/http/form.hpp>
+#include <remora/http/util.hpp>
+#include <remora/lsp/compiler.hpp>
+#include <remora/lsp/pages.hpp>
+#include <remora/lua/bind.hpp>
+#include <remora/lua/io_lib.hpp>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+namespace remora::lsp {
+namespace detail {
+
+struct app;
+struct cookie_data {
+  std::string name, value, path, domain, comment;
+  long maxage = 0;  // > 0: persistent (sent as expires=)
+  bool secure = false, httponly = false, deleted = false, active = false;
+};
+
+// One request through the LSP layer. It lives inside the request userdata; the coroutine
+// and a registry ref keep it alive until the page has finished.
+struct call {
+  lua::host* h = nullptr;
+  std::shared_ptr<app> a;
+  const http::request* req = nullptr;
+  http::response* res = nullptr;
+  std::shared_ptr<http::channel> ch;  // once the answer went asynchronous
+  lua_State* co = nullptr;
+  int co_ref = LUA_NOREF, self_ref = LUA_NOREF;
+  std::string page;  // the running page, app-relative (include paths resolve against it)
+  enum class wait { none, flush, sleep, slice } pending = wait::none;
+  unsigned sleep_ms = 0;
+  int include_depth = 0, forward_depth = 0;
+  bool valid = true, committed = false;
+  bool dead = false;  // after a noabort sendredirect/json: no more use, the page goes on
+  std::uint64_t bytes = 0;  // body bytes written by the page
+  std::optional<http::form_pairs> form;
+  std::vector<cookie_data> cookies;  // response cookies (and request cookies looked at)
+  std::uint32_t session_id = 0;             // the session this request holds
+};
+
+inline call*& call_of(lua_State* co) noexcept { return *static_cast<call**>(lua_getextraspace(co)); }
+
+// ---- the watchdog: a page that runs past its slice yields ------------------------------------
+
+struct slice_state {
+  std::atomic<lua_State*> co{nullptr};
+  std::atomic<std::uint64_t> seq{0};
+  std::atomic<std::int64_t> start_ms{0};
+  std::atomic<pthread_t> thread{};
+  std::atomic<unsigned> budget_ms{100};
+};
+inline slice_state slice;
+
+inline std::int64_t mono_ms() noexcept {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+inline void slice_hook(lua_State* L, lua_Debug* ar) {
+  if (ar->event != LUA_HOOKCOUNT) return;
+  call* c = call_of(L);
+  if (c && lua_isyieldable(L)) {
+    lua_sethook(L, nullptr, 0, 0);
+    c->pending = call::wait::slice;
+    lua_yield(L, 0);
+    return;
+  }
+  lua_sethook(L, slice_hook, LUA_MASKCOUNT, 1000);  // not here: try again a little later
+}
+
+inline int slice_signal() noexcept { return SIGRTMIN + 1; }
+
+// Runs on the thread that runs the page (the watchdog signals it): arms the hook, as lua.c
+// does for SIGINT; lua_sethook is safe to call from a signal handler.
+inline void on_slice_signal(int) {
+  lua_State* co = slice.co.load(std::memory_order_acquire);
+  if (co && pthread_equal(slice.thread.load(std::memory_order_relaxed), ::pthread_self()))
+    lua_sethook(co, slice_hook, LUA_MASKCOUNT, 1);
+}
+
+class watchdog {
+ public:
+  static watchdog& get() {
+    static watchdog w;
+    return w;
+  }
+  ~watchdog() {
+    {
+      std::lock_guard lock(m_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (t_.joinable()) t_.join();
+  }
+
+ private:
+  watchdog() {
+    struct sigaction sa {};
+    sa.sa_handler = on_slice_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    ::sigaction(slice_signal(), &sa, nullptr);
+    t_ = std::thread([this] { loop(); });
+  }
+  void loop() {
+    std::uint64_t seen = 0;
+    std::unique_lock lock(m_);
+    while (!stop_) {
+      auto budget = slice.budget_ms.load(std::memory_order_relaxed);
+      cv_.wait_for(lock, std::chrono::milliseconds(budget / 2 + 1));
+      if (stop_) break;
+      std::uint64_t s = slice.seq.load(std::memory_order_acquire);
+      if (!slice.co.load(std::memory_order_acquire)) continue;
+      if (s != seen && mono_ms() - slice.start_ms.load(std::memory_order_relaxed) >= budget) {
+        seen = s;  // once per slice
+        ::pthread_kill(slice.thread.load(std::memory_order_relaxed), slice_signal());
+      }
+    }
+  }
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread t_;
+};
+
+// ---- the app: a directory's pages ------------------------------------------------------------
+
+struct page_entry {
+  int fn_ref = LUA_NOREF, page_ref = LUA_NOREF;
+  std::time_t mtime = 0;
+  std::uint64_t size = 0, stamp = 0;
+};
+
+struct app {
+  lua::host* h = nullptr;
+  std::shared_ptr<vfs::io> io;
+  int app_ref = LUA_NOREF, io_ref = LUA_NOREF;
+  std::string prefix;  // the dir's base URI ("/" or "/name/")
+  std::unordered_map<std::string, page_entry> pages;  // under the VM lock
+};
+
+inline const char abort_key = 0;  // the error value of response:abort()
+
+inline std::string json_quote(std::string_view s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    auto u = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      out.push_back('\\');
+      out.push_back(ch);
+    } else if (ch == '\n') {
+      out.append("\\n");
+    } else if (ch == '\t') {
+      out.append("\\t");
+    } else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out.append(buf);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+inline std::string read_all(vfs::io& io, const std::string& name, std::string& err) {
+  std::string text;
+  auto f = io.open(name, "r", err);
+  if (!f) return text;
+  char buf[16384];
+  for (;;) {
+    auto n = f->read(buf, sizeof buf, err);
+    if (n < 0) return text;
+    if (n == 0) break;
+    text.append(buf, std::size_t(n));
+  }
+  err.clear();
+  return text;
+}
+
+// Pushes the compiled page `name` (compiling it when new or changed) and returns its entry;
+// nullptr with `err` (nothing pushed) when it cannot be read or compiled.
+inline page_entry* load_page(lua_State* L, app& a, const std::string& name, const vfs::file_info& info,
+                             std::string& err) {
+  auto it = a.pages.find(name);
+  if (it != a.pages.end() && it->second.fn_ref != LUA_NOREF && it->second.mtime == info.mtime &&
+      it->second.size == info.size && it->second.stamp == info.stamp) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, it->second.fn_ref);
+    return &it->second;
+  }
+  std::string text = read_all(*a.io, name, err);
+  if (!err.empty()) {
+    err = name + ": " + err;
+    return nullptr;
+  }
+  std::string chunk;
+  if (!lsp::compile(text, chunk, err)) {
+    err = name + ": " + err;
+    return nullptr;
+  }
+  std::string real = a.io->realpath(name);
+  std::string chunkname = "@" + (real.empty() ? name : real);
+  if (luaL_loadbuffer(L, chunk.data(), chunk.size(), chunkname.c_str()) != LUA_OK) {
+    err = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    return nullptr;
+  }
+  auto& e = a.pages[name];
+  luaL_unref(L, LUA_REGISTRYINDEX, e.fn_ref);
+  lua_pushvalue(L, -1);
+  e.fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (e.page_ref == LUA_NOREF) {
+    lua_newtable(L);
+    e.page_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  e.mtime = info.mtime;
+  e.size = info.size;
+  e.stamp = info.stamp;
+  return &e;
+}
+
+// ---- output ----------------------------------------------------------------------------------
+
+inline call& check_call(lua_State* L, int idx = 1) {
+  auto* c = static_cast<call*>(luaL_checkudata(L, idx, request_tname));
+  return *c;
+}
+inline call& live_call(lua_State* L, int idx = 1) {
+  call& c = check_call(L, idx);
+  if (!c.valid || c.dead) luaL_error(L, "request/response expired");
+  return c;
+}
+
+// After output was added: when the buffer is past rspsz and the page can yield, yield so the
+// connection sends it (the caller returns lua_yield's result).
+inline bool want_flush(lua_State* L, call& c) {
+  if (c.res->body.size() < c.h->rspsz || !lua_isyieldable(L) || call_of(L) != &c) return false;
+  c.pending = call::wait::flush;
+  return true;
+}
+
+inline void append_values(lua_State* L, int first, std::string& out, bool tabs) {
+  int n = lua_gettop(L);
+  for (int i = first; i <= n; ++i) {
+    if (tabs && i > first) out.push_back('\t');
+    std::size_t len;
+    const char* s = luaL_tolstring(L, i, &len);
+    out.append(s, len);
+    lua_pop(L, 1);
+  }
+}
+
+// _emit(s): text blocks and <?lsp= ?> values (the upvalue is the request object).
+inline int page_emit(lua_State* L) {
+  call& c = live_call(L, lua_upvalueindex(1));
+  std::size_t n = c.res->body.size();
+  append_values(L, 1, c.res->body, false);
+  c.bytes += c.res->body.size() - n;
+  if (want_flush(L, c)) return lua_yield(L, 0);
+  return 0;
+}
+
+// The page's print: tab-separated values and a newline, to the response.
+inline int page_print(lua_State* L) {
+  call& c = live_call(L, lua_upvalueindex(1));
+  std::size_t n = c.res->body.size();
+  append_values(L, 1, c.res->body, true);
+  c.res->body.push_back('\n');
+  c.bytes += c.res->body.size() - n;
+  if (want_flush(L, c)) return lua_yield(L, 0);
+  return 0;
+}
+
+// ---- running a page --------------------------------------------------------------------------
+
+inline void emit_cookies(call& c);
+inline void leave_session(lua_State* L, call& c);
+
+inline const char cmdenv_meta_key = 0;
+
+// Pushes a new cmdEnv for the request object at `req`.
+inline void push_cmdenv(lua_State* L, int req) {
+  lua_createtable(L, 0, 4);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &cmdenv_meta_key) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushglobaltable(L);
+    lua_setfield(L, -2, "__index");
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &cmdenv_meta_key);
+  }
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, req);
+  lua_setfield(L, -2, "request");
+  lua_pushvalue(L, req);
+  lua_setfield(L, -2, "response");
+  lua_pushvalue(L, req);
+  lua_pushcclosure(L, page_print, 1);
+  lua_setfield(L, -2, "print");
+  lua_pushvalue(L, req);
+  lua_pushcclosure(L, page_emit, 1);
+  lua_setfield(L, -2, "_emit");
+}
+
+// Pushes fn, cmdEnv, pathname, io, page, app for page `name` of `a` (fn already pushed).
+inline void push_page_args(lua_State* L, app& a, page_entry& e, const std::string& name, int req) {
+  push_cmdenv(L, req);
+  lua_pushlstring(L, name.data(), name.size());
+  lua_rawgeti(L, LUA_REGISTRYINDEX, a.io_ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, e.page_ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, a.app_ref);
+}
+
+inline void default_headers(http::response& res) {
+  res.set_header("Content-Type", "text/html; charset=utf-8");
+  res.set_header("Cache-Control", "no-store, no-cache, must-revalidate, max-age=0");
+}
+
+// The answer for a Lua error: a 500 with the message and traceback (JSON for an XHR), or,
+// once the headers are gone, the text in red at the end of the page. On the console too.
+inline void lua_error_answer(call& c, std::string_view trace) {
+  std::fprintf(stderr, "-------- Lua error in LSP: %.*s\n", int(trace.size()), trace.data());
+  if (c.committed) {
+    c.res->body.append("<div style='background:red;color:black'><h1>Lua Error</h1><pre>");
+    for (char ch : trace) {
+      if (ch == '<') c.res->body.append("&lt;");
+      else if (ch == '&') c.res->body.append("&amp;");
+      else c.res->body.push_back(ch);
+    }
+    c.res->body.append("</pre></div>");
+    return;
+  }
+  c.res->status = 500;
+  c.res->headers.clear();
+  c.res->set_header("Cache-Control", "no-store, no-cache, must-revalidate, max-age=0");
+  if (http::iequals(c.req->header("X-Requested-With"), "XMLHttpRequest")) {
+    c.res->set_header("Content-Type", "application/json");
+    c.res->body = "{\"error\":\"lua\",\"emsg\":";
+    c.res->body.append(json_quote(trace)).append("}");
+    return;
+  }
+  c.res->set_header("Content-Type", "text/plain");
+  c.res->body = "\n\n-------- Lua error:\n";
+  c.res->body.append(trace).append("\n\n");
+}
+
+inline lua_State* acquire_thread(lua::host& h, int& ref) {
+  lua_State* L = h.L;
+  if (!h.idle_threads.empty()) {
+    ref = h.idle_threads.back();
+    h.idle_threads.pop_back();
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lua_State* co = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    return co;
+  }
+  lua_State* co = lua_newthread(L);
+  ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return co;
+}
+
+inline void release_thread(lua::host& h, lua_State* co, int ref, bool clean) {
+  call_of(co) = nullptr;
+  lua_sethook(co, nullptr, 0, 0);
+  if (!clean || h.idle_threads.size() >= 32) {
+    luaL_unref(h.L, LUA_REGISTRYINDEX, ref);  // an errored coroutine is simply dropped
+    return;
+  }
+  lua_settop(co, 0);
+  h.idle_threads.push_back(ref);
+}
+
+// Resumes the page (VM lock held). True when it has ended (normally, by abort or by error).
+inline bool step(call& c, int nargs) {
+  lua::host& h = *c.h;
+  c.pending = call::wait::none;
+  slice.thread.store(::pthread_self(), std::memory_order_relaxed);
+  slice.start_ms.store(mono_ms(), std::memory_order_relaxed);
+  slice.seq.fetch_add(1, std::memory_order_relaxed);
+  slice.co.store(c.co, std::memory_order_release);
+  int nres = 0;
+  int st = lua_resume(c.co, h.L, nargs, &nres);
+  slice.co.store(nullptr, std::memory_order_release);
+  if (st == LUA_YIELD) {
+    lua_pop(c.co, nres);
+    if (c.pending == call::wait::none) c.pending = call::wait::slice;  // a stray coroutine.yield
+    return false;
+  }
+  bool clean = st == LUA_OK;
+  if (st != LUA_OK) {
+    if (lua_touserdata(c.co, -1) == &abort_key) {
+      clean = true;
+    } else {
+      const char* msg = lua_tostring(c.co, -1);
+      if (!msg) msg = luaL_tolstring(c.co, -1, nullptr);
+      luaL_traceback(c.co, c.co, msg, 0);
+      std::size_t n;
+      const char* tb = lua_tolstring(c.co, -1, &n);
+      lua_error_answer(c, std::string_view(tb, n));
+    }
+    if (clean) lua_resetthread(c.co);
+  }
+  if (!c.committed) emit_cookies(c);
+  leave_session(h.L, c);
+  c.valid = false;
+  release_thread(h, c.co, c.co_ref, clean);
+  c.co = nullptr;
+  luaL_unref(h.L, LUA_REGISTRYINDEX, c.self_ref);  // the request object may go now
+  c.self_ref = LUA_NOREF;
+  return true;
+}
+
+void wait_for(call* c);
+
+// Resumes a page that was waiting, on its connection's thread.
+inline void drive(call* c) {
+  lua::host& h = *c->h;
+  h.lock();
+  auto ch = c->ch;
+  bool done = step(*c, 0);
+  h.unlock();
+  if (done) return ch->finish();
+  wait_for(c);
+}
+
+inline void wait_for(call* c) {
+  switch (c->pending) {
+    case call::wait::flush:
+      if (!c->committed) emit_cookies(*c);
+      c->committed = true;
+      return c->ch->flush([c](bool) { drive(c); });
+    case call::wait::sleep: return c->ch->after(c->sleep_ms, [c] { drive(c); });
+    default: return c->ch->post([c] { drive(c); });
+  }
+}
+
+inline bool serve(const std::shared_ptr<app>& ap, const http::request& req, std::string_view page,
+                  const vfs::file_info& info, http::response& res) {
+  app& a = *ap;
+  lua::host& h = *a.h;
+  h.lock();
+  lua_State* L = h.L;
+  int top = lua_gettop(L);
+  std::string name(page), err;
+  page_entry* e = load_page(L, a, name, info, err);
+  if (!e) {
+    h.unlock();
+    std::fprintf(stderr, "-------- Lua error in LSP: %s\n", err.c_str());
+    res.status = 500;
+    res.set_header("Content-Type", "text/plain");
+    res.body = "\n\n-------- Lua error:\n" + err;
+    return true;
+  }
+  auto* c = lua::push_object<call>(L, request_tname);
+  int req_idx = lua_gettop(L);
+  lua_pushvalue(L, req_idx);
+  c->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  c->h = &h;
+  c->a = ap;
+  c->req = &req;
+  c->res = &res;
+  c->page = name;
+  default_headers(res);
+  c->co = acquire_thread(h, c->co_ref);
+  call_of(c->co) = c;
+  lua_pushvalue(L, req_idx - 1);  // the function
+  push_page_args(L, a, *e, name, req_idx);
+  lua_pushvalue(L, -5);  // cmdEnv: request:env()
+  lua_setiuservalue(L, req_idx, 1);
+  lua_xmove(L, c->co, 6);
+  lua_settop(L, top);
+  bool done = step(*c, 5);
+  h.unlock();
+  if (!done) res.later = [c](std::shared_ptr<http::channel> ch) {
+    c->ch = std::move(ch);
+    wait_for(c);
+  };
+  return true;
+}
+
+}  // namespace detail
+
+REMORA_DECL void enable(lua::host& h, vfs::resrdr& dir, std::string prefix, int app_ref, int io_ref) {
+  auto a = std::make_shared<detail::app>();
+  a->prefix = std::move(prefix);
+  a->h = &h;
+  a->io = dir.get_io();
+  a->app_ref = app_ref;
+  a->io_ref = io_ref;
+  detail::slice.budget_ms.store(h.slice_ms ? h.slice_ms : 100, std::memory_order_relaxed);
+  detail::watchdog::get();
+  dir.set_page_handler([a](const http::request& req, std::string_view page, const vfs::file_info& info,
+                           http::response& res) { return detail::serve(a, req, page, info, res); });
+}
+
+REMORA_DECL void disable(vfs::resrdr& dir) { dir.set_page_handler(nullptr); }
+
+REMORA_DECL bool page_sleep(lua_State* L, unsigned ms) {
+  detail::call* c = detail::call_of(L);
+  if (!c || !lua_isyieldable(L) || c->co != L) return false;
+  c->pending = detail::call::wait::sleep;
+  c->sleep_ms = ms;
+  return true;
+}
+
+}  // namespace remora::lsp
+
+#include <remora/lsp/impl/sessions.ipp>
+#include <remora/lsp/impl/request.ipp>

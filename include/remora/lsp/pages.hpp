@@ -1,0 +1,49 @@
+// Running Lua Server Pages: the page cache, the request/response object, and the scheduler
+// that lets a page stream, sleep or run long without holding up the server.
+//
+// A page is compiled once (lsp::compile) and again when its file changes; its `page` table
+// survives recompilation. Each request runs the page in a coroutine of the main state,
+// called as (cmdEnv, pathname, io, page, app) where cmdEnv holds request, response, print
+// and _emit with __index = _G. `request` and `response` are one object, as in Mako.
+//
+// Scheduling: the page runs on the connection's own thread, under the VM lock, and nearly
+// always finishes in one go (no thread hand-off, the response goes out with a
+// Content-Length). When it must wait (its output passed `rspsz` and goes out chunked,
+// response:flush(), ba.sleep) or has run longer than `slice_ms` (a watchdog thread arms a
+// count hook that yields), the coroutine yields, the lock is released and the connection
+// resumes it when the write is done or the time has come; meanwhile the loop serves other
+// requests. Where a yield is impossible (inside a C call that is not yieldable) output is
+// buffered, sleeps block, and the watchdog tries again a little later.
+#pragma once
+#include <remora/config.hpp>
+#include <remora/lua/host.hpp>
+#include <remora/vfs/resrdr.hpp>
+
+struct lua_State;
+
+namespace remora::lsp {
+
+inline constexpr const char* request_tname = "remora.request";
+
+// Turns LSP on for `dir`, mounted at `prefix` ("/" or "/name/"): its .lsp files become pages
+// that run with the app environment at registry ref `app_ref` and the IO object at registry
+// ref `io_ref` (both kept). Called with the VM lock held (from Lua). `h` must outlive the
+// directory.
+void enable(lua::host& h, vfs::resrdr& dir, std::string prefix, int app_ref, int io_ref);
+// Turns it off again: .lsp files are not served.
+void disable(vfs::resrdr& dir);
+
+// Installs the request/response, session and cookie classes, and ba.session/ba.sessions
+// into the table at the top of the stack (the `ba` table; called by open_runtime).
+void open_request_lib(lua_State* L);
+
+// Yields the running page for `ms` milliseconds when it can (ba.sleep in a page); false when
+// L is not a page's coroutine at a yieldable point (the caller then sleeps for real).
+// Must be called as `return lua_yield(...)` style: see ba.sleep.
+bool page_sleep(lua_State* L, unsigned ms);
+
+}  // namespace remora::lsp
+
+#if REMORA_HEADER_ONLY
+#  include <remora/lsp/impl/pages.ipp>
+#endif

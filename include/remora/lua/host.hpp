@@ -1,0 +1,48 @@
+// What the Lua side needs of the server it runs in: the VM and its lock, the virtual file
+// tree, and limits. basic_server<P> implements it over its thread policy's mutex; the LSP
+// layer and the directory objects find it in the Lua registry.
+#pragma once
+#include <remora/config.hpp>
+#include <remora/vfs/directory.hpp>
+
+#include <cstddef>
+#include <vector>
+
+struct lua_State;
+
+namespace remora::lua {
+
+class host {
+ public:
+  virtual ~host() = default;
+  // The VM lock: held while Lua code runs after start-up.
+  virtual void lock() = 0;
+  virtual void unlock() = 0;
+
+  lua_State* L = nullptr;       // the main state
+  vfs::tree* tree = nullptr;    // where directories mount
+  std::size_t rspsz = 8192;     // page output buffered before it goes out chunked
+  unsigned slice_ms = 100;      // a page running longer than this yields to other work
+  unsigned sessioncnt = 50;     // sessions at most
+
+  // Idle coroutines kept for pages (registry refs); used under the lock.
+  std::vector<int> idle_threads;
+};
+
+// Registers `h` in L's registry (nullptr: none); `h` must outlive L's use of it.
+void set_host(lua_State* L, host* h);
+// The host registered in L's registry, or nullptr.
+host* get_host(lua_State* L);
+
+// A host for a state used from one thread only (start-up, scripts, tests): no lock.
+class single_host final : public host {
+ public:
+  void lock() override {}
+  void unlock() override {}
+};
+
+}  // namespace remora::lua
+
+#if REMORA_HEADER_ONLY
+#  include <remora/lua/impl/host.ipp>
+#endif
