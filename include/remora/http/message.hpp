@@ -111,6 +111,9 @@ class channel {
   virtual void finish() = 0;
   // Closes the connection without completing the response.
   virtual void abort() = 0;
+  // True once the peer has closed its side (or the connection is closed): nobody waits for
+  // the answer any more. Call on the connection's thread.
+  virtual bool gone() const = 0;
 };
 
 }  // namespace http

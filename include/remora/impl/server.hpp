@@ -16,6 +16,7 @@
 #include <array>
 #include <charconv>
 #include <csignal>
+#include <cerrno>
 #include <ctime>
 #include <optional>
 #include <thread>
@@ -191,6 +192,8 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
       deadline.store(0, std::memory_order_relaxed);
       auto later = std::move(res_.later);
       res_.later = nullptr;
+      peer_gone_ = false;
+      watch_peer();
       later(std::make_shared<channel_impl>(this->shared_from_this()));
       return;
     }
@@ -266,6 +269,21 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
   }
 
   // ---- answers that went asynchronous (http::channel) ----------------------------------
+  // Notices a peer that closes while its answer is being made (a page that runs long).
+  void watch_peer() {
+    if constexpr (requires { sock_.native_handle(); }) {
+      sock_.async_wait(asio::socket_base::wait_read, [self = this->shared_from_this()](beast::error_code ec) {
+        if (ec) {
+          if (ec != asio::error::operation_aborted) self->peer_gone_ = true;
+          return;
+        }
+        char b;
+        ssize_t n = ::recv(self->sock_.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) self->peer_gone_ = true;
+      });
+    }
+  }
+
   class channel_impl final : public http::channel {
    public:
     explicit channel_impl(std::shared_ptr<connection> c) : c_(std::move(c)) {}
@@ -285,6 +303,7 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
     void abort() override {
       asio::post(c_->sock_.get_executor(), [c = c_] { c->close(); });
     }
+    bool gone() const override { return c_->peer_gone_ || !c_->sock_.is_open(); }
 
    private:
     std::shared_ptr<connection> c_;
@@ -435,6 +454,7 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
   unsigned version_ = 11;
   bool in_request_ = false, header_done_ = false, keep_ = true;
   bool committed_ = false, chunked_ = false;  // of an asynchronous answer
+  bool peer_gone_ = false;                     // the peer closed while the answer was made
   std::string peer_ip_, local_ip_;
   std::uint16_t peer_port_ = 0, local_port_ = 0;
 };

@@ -134,6 +134,8 @@ REMORA_DECL bool load_conf(const std::string& file, conf_values& out, std::strin
       {"keepalivetimeout", 1, 86400, [&](long long x) { c.keepalivetimeout = unsigned(x); }},
       {"iotimeout", 1, 86400, [&](long long x) { c.iotimeout = unsigned(x); }},
       {"threads", 0, 1024, [&](long long x) { c.threads = unsigned(x); }},
+      {"rspsz", 1024, 65535, [&](long long x) { c.rspsz = std::size_t(x); }},
+      {"sessioncnt", 1, 65535, [&](long long x) { c.sessioncnt = unsigned(x); }},
       {"port", 0, 65535, [&](long long x) { out.port = x; }},
       {"rtlprio", -32768, 32767, [&](long long x) { out.rtlprio = int(x); }},
   };

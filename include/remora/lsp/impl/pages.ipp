@@ -430,11 +430,29 @@ inline bool step(call& c, int nargs) {
 
 void wait_for(call* c);
 
+// Ends a page that was preempted and whose client has gone (a runaway page nobody waits for).
+inline void kill(call& c) {
+  lua::host& h = *c.h;
+  std::fprintf(stderr, "LSP page %s stopped: it was still running and the client has gone\n", c.page.c_str());
+  lua_resetthread(c.co);
+  leave_session(h.L, c);
+  c.valid = false;
+  release_thread(h, c.co, c.co_ref, false);
+  c.co = nullptr;
+  luaL_unref(h.L, LUA_REGISTRYINDEX, c.self_ref);
+  c.self_ref = LUA_NOREF;
+}
+
 // Resumes a page that was waiting, on its connection's thread.
 inline void drive(call* c) {
   lua::host& h = *c->h;
   h.lock();
   auto ch = c->ch;
+  if (c->pending == call::wait::slice && ch->gone()) {
+    kill(*c);
+    h.unlock();
+    return ch->abort();
+  }
   bool done = step(*c, 0);
   h.unlock();
   if (done) return ch->finish();

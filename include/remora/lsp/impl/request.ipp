@@ -82,7 +82,8 @@ inline int r_header(lua_State* L) {
       push_sv(L, h.value);
       return 1;
     }
-  return 0;
+  lua_pushnil(L);
+  return 1;
 }
 
 inline http::form_pairs& form_of(call& c) {
