@@ -1,5 +1,6 @@
 // libFuzzer target: http::multipart_parser. The first three bytes pick the boundary (one of a
-// few, an invalid one included) and the limits; the rest is the body. Invariants: feeding it
+// few, an invalid one included), the limits, and whether a few control bytes of the rest
+// stand for header names and delimiters; the rest is the body. Invariants: feeding it
 // whole, one byte at a time, and in pieces of random sizes (empty ones included, the sizes
 // derived from the input) gives the same events (data pieces joined), the same finish()
 // result, error, done() and parts(); events come in order (begin, data*, end), at most one
@@ -126,7 +127,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   remora::http::multipart_limits limits;
   limits.max_header_size = data[1] & 0x80 ? 8192 : 2 + std::size_t(data[1]) * 2;
   limits.max_parts = data[2] & 0x80 ? 1000 : data[2] % 6;
-  std::string_view body(reinterpret_cast<const char*>(data + 3), size - 3);
+  std::string_view raw(reinterpret_cast<const char*>(data + 3), size - 3);
+  // With bit 6 of the first byte set, a few control bytes stand for header text and
+  // delimiters, which the fuzzer would hardly find on its own (no dictionary).
+  std::string expanded;
+  if (data[0] & 0x40) {
+    for (char c : raw) {
+      switch (c) {
+        case '\x01': expanded += "Content-Disposition: form-data; name="; break;
+        case '\x02': expanded += "; filename="; break;
+        case '\x03': expanded += "Content-Type: "; break;
+        case '\x04': expanded += "Content-Transfer-Encoding: "; break;
+        case '\x05': expanded += "\r\n--"; expanded += boundary; break;
+        case '\x06': expanded += "\r\n"; break;
+        default: expanded += c;
+      }
+    }
+    raw = expanded;
+  }
+  std::string_view body = raw;
 
   auto whole = run(boundary, body, limits, [](std::size_t left) { return left; });
   auto bytes = run(boundary, body, limits, [](std::size_t) { return std::size_t(1); });

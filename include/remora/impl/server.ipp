@@ -82,6 +82,9 @@ REMORA_DECL lua_State* new_lua_state(std::pmr::memory_resource& r) {
     lua_close(L);
     return nullptr;
   }
+  // Requests leave short-lived garbage (the request object, cmdEnv, closures): the
+  // generational collector handles that with less work than the incremental one.
+  lua_gc(L, LUA_GCGEN, 0, 0);
   return L;
 }
 

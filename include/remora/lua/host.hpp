@@ -6,6 +6,7 @@
 #include <remora/vfs/directory.hpp>
 
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 struct lua_State;
@@ -25,8 +26,10 @@ class host {
   unsigned slice_ms = 100;      // a page running longer than this yields to other work
   unsigned sessioncnt = 50;     // sessions at most
 
-  // Idle coroutines kept for pages (registry refs); used under the lock.
+  // Idle coroutines kept for pages (registry refs), and the LSP layer's own state (its pool
+  // of request objects); used under the lock.
   std::vector<int> idle_threads;
+  std::shared_ptr<void> lsp_state;
 };
 
 // Registers `h` in L's registry (nullptr: none); `h` must outlive L's use of it.

@@ -55,6 +55,16 @@ class resrdr : public directory {
     mutable std::atomic<std::int64_t> checked_ms{0};
   };
   bool serve_file(const http::request& req, const std::string& name, http::response& res);
+  // Where a request path led to a page (rel -> page name and its stat), kept for a second so
+  // a page costs no lookups on the IO while it is busy.
+  struct page_loc {
+    std::string name;
+    file_info info;
+    std::int64_t checked_ms;
+  };
+  std::shared_ptr<const page_loc> page_find(std::string_view rel, std::int64_t now);
+  void page_put(std::string_view rel, const std::string& name, const file_info& info, std::int64_t now);
+  bool run_page(const http::request& req, const std::string& name, const file_info& info, http::response& res);
   std::shared_ptr<const cached> cache_find(const std::string& name);
   void cache_put(const std::string& name, std::shared_ptr<const cached> c);
   // Headers, validators, conditionals and ranges for a body held in memory.
@@ -68,6 +78,8 @@ class resrdr : public directory {
   std::mutex cache_mutex_;
   std::unordered_map<std::string, std::shared_ptr<const cached>> cache_;
   std::size_t cache_size_ = 0;
+  std::mutex page_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<const page_loc>> page_locs_;
 };
 
 // A resource reader over a directory on disk (a resrdr over a disk_io). Throws

@@ -41,8 +41,8 @@ struct call {
   const http::request* req = nullptr;
   http::response* res = nullptr;
   std::shared_ptr<http::channel> ch;  // once the answer went asynchronous
-  lua_State* co = nullptr;
-  int co_ref = LUA_NOREF, self_ref = LUA_NOREF;
+  lua_State* co = nullptr;  // the coroutine (its stack keeps this object alive while it runs)
+  int co_ref = LUA_NOREF;
   std::string page;  // the running page, app-relative (include paths resolve against it)
   enum class wait { none, flush, sleep, slice } pending = wait::none;
   unsigned sleep_ms = 0;
@@ -53,7 +53,47 @@ struct call {
   std::optional<http::form_pairs> form;
   std::vector<cookie_data> cookies;  // response cookies (and request cookies looked at)
   std::uint32_t session_id = 0;             // the session this request holds
+  std::uint64_t gen = 0;                    // which request of this (reused) object
 };
+
+// The request object in Lua: a reference to a call that may since have been reused for
+// another request (then `gen` differs and the object has expired). No __gc: calls belong to
+// the host's pool for as long as the host lives.
+struct req_ud {
+  call* c;
+  std::uint64_t gen;
+};
+
+struct call_pool {
+  std::vector<std::unique_ptr<call>> all;
+  std::vector<call*> idle;
+};
+
+// A call from the host's pool (VM lock held), reset for a new request.
+inline call* acquire_call(lua::host& h) {
+  if (!h.lsp_state) h.lsp_state = std::make_shared<call_pool>();
+  auto& pool = *static_cast<call_pool*>(h.lsp_state.get());
+  call* c;
+  if (!pool.idle.empty()) {
+    c = pool.idle.back();
+    pool.idle.pop_back();
+    auto gen = c->gen + 1;
+    *c = call();
+    c->gen = gen;
+  } else {
+    pool.all.push_back(std::make_unique<call>());
+    c = pool.all.back().get();
+  }
+  return c;
+}
+
+inline void release_call(lua::host& h, call* c) {
+  auto& pool = *static_cast<call_pool*>(h.lsp_state.get());
+  c->a.reset();
+  c->ch.reset();
+  ++c->gen;  // every request object of it has expired
+  pool.idle.push_back(c);
+}
 
 inline call*& call_of(lua_State* co) noexcept { return *static_cast<call**>(lua_getextraspace(co)); }
 
@@ -239,14 +279,21 @@ inline page_entry* load_page(lua_State* L, app& a, const std::string& name, cons
 
 // ---- output ----------------------------------------------------------------------------------
 
-inline call& check_call(lua_State* L, int idx = 1) {
-  auto* c = static_cast<call*>(luaL_checkudata(L, idx, request_tname));
-  return *c;
+// The call of the request object at idx; nullptr when the object has expired.
+inline call* test_call(lua_State* L, int idx = 1) {
+  auto* u = static_cast<req_ud*>(luaL_checkudata(L, idx, request_tname));
+  return u->gen == u->c->gen ? u->c : nullptr;
 }
 inline call& live_call(lua_State* L, int idx = 1) {
-  call& c = check_call(L, idx);
-  if (!c.valid || c.dead) luaL_error(L, "request/response expired");
-  return c;
+  call* c = test_call(L, idx);
+  if (!c || !c->valid || c->dead) luaL_error(L, "request/response expired");
+  return *c;
+}
+// The page's own print and _emit: their upvalue is the request object, no check needed.
+inline call& upvalue_call(lua_State* L) {
+  auto* u = static_cast<req_ud*>(lua_touserdata(L, lua_upvalueindex(1)));
+  if (u->gen != u->c->gen || !u->c->valid || u->c->dead) luaL_error(L, "request/response expired");
+  return *u->c;
 }
 
 // After output was added: when the buffer is past rspsz and the page can yield, yield so the
@@ -270,7 +317,7 @@ inline void append_values(lua_State* L, int first, std::string& out, bool tabs) 
 
 // _emit(s): text blocks and <?lsp= ?> values (the upvalue is the request object).
 inline int page_emit(lua_State* L) {
-  call& c = live_call(L, lua_upvalueindex(1));
+  call& c = upvalue_call(L);
   std::size_t n = c.res->body.size();
   append_values(L, 1, c.res->body, false);
   c.bytes += c.res->body.size() - n;
@@ -280,7 +327,7 @@ inline int page_emit(lua_State* L) {
 
 // The page's print: tab-separated values and a newline, to the response.
 inline int page_print(lua_State* L) {
-  call& c = live_call(L, lua_upvalueindex(1));
+  call& c = upvalue_call(L);
   std::size_t n = c.res->body.size();
   append_values(L, 1, c.res->body, true);
   c.res->body.push_back('\n');
@@ -423,8 +470,6 @@ inline bool step(call& c, int nargs) {
   c.valid = false;
   release_thread(h, c.co, c.co_ref, clean);
   c.co = nullptr;
-  luaL_unref(h.L, LUA_REGISTRYINDEX, c.self_ref);  // the request object may go now
-  c.self_ref = LUA_NOREF;
   return true;
 }
 
@@ -439,8 +484,6 @@ inline void kill(call& c) {
   c.valid = false;
   release_thread(h, c.co, c.co_ref, false);
   c.co = nullptr;
-  luaL_unref(h.L, LUA_REGISTRYINDEX, c.self_ref);
-  c.self_ref = LUA_NOREF;
 }
 
 // Resumes a page that was waiting, on its connection's thread.
@@ -450,10 +493,12 @@ inline void drive(call* c) {
   auto ch = c->ch;
   if (c->pending == call::wait::slice && ch->gone()) {
     kill(*c);
+    release_call(h, c);
     h.unlock();
     return ch->abort();
   }
   bool done = step(*c, 0);
+  if (done) release_call(h, c);
   h.unlock();
   if (done) return ch->finish();
   wait_for(c);
@@ -487,10 +532,11 @@ inline bool serve(const std::shared_ptr<app>& ap, const http::request& req, std:
     res.body = "\n\n-------- Lua error:\n" + err;
     return true;
   }
-  auto* c = lua::push_object<call>(L, request_tname);
+  call* c = acquire_call(h);
+  auto* u = static_cast<req_ud*>(lua_newuserdatauv(L, sizeof(req_ud), 1));
+  *u = req_ud{c, c->gen};
+  luaL_setmetatable(L, request_tname);
   int req_idx = lua_gettop(L);
-  lua_pushvalue(L, req_idx);
-  c->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   c->h = &h;
   c->a = ap;
   c->req = &req;
@@ -499,13 +545,15 @@ inline bool serve(const std::shared_ptr<app>& ap, const http::request& req, std:
   default_headers(res);
   c->co = acquire_thread(h, c->co_ref);
   call_of(c->co) = c;
+  lua_pushvalue(L, req_idx);      // under the function on the coroutine's stack: kept alive
   lua_pushvalue(L, req_idx - 1);  // the function
   push_page_args(L, a, *e, name, req_idx);
   lua_pushvalue(L, -5);  // cmdEnv: request:env()
   lua_setiuservalue(L, req_idx, 1);
-  lua_xmove(L, c->co, 6);
+  lua_xmove(L, c->co, 7);
   lua_settop(L, top);
   bool done = step(*c, 5);
+  if (done) release_call(h, c);
   h.unlock();
   if (!done) res.later = [c](std::shared_ptr<http::channel> ch) {
     c->ch = std::move(ch);

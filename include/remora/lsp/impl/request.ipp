@@ -319,7 +319,7 @@ inline int r_setdefaultheaders(lua_State* L) {
 
 // write(...) -> the bytes written by the page so far.
 inline int r_write_k(lua_State* L, int, lua_KContext) {
-  lua_pushinteger(L, lua_Integer(check_call(L).bytes));
+  lua_pushinteger(L, lua_Integer(live_call(L).bytes));
   return 1;
 }
 inline int r_write(lua_State* L) {
@@ -384,8 +384,8 @@ inline int r_committed(lua_State* L) {
 }
 
 inline int r_valid(lua_State* L) {
-  call& c = check_call(L);
-  lua_pushboolean(L, c.valid && !c.dead);
+  call* c = test_call(L);
+  lua_pushboolean(L, c && c->valid && !c->dead);
   return 1;
 }
 
@@ -669,7 +669,7 @@ inline bool resolve(const app& a, std::string_view from, std::string_view path, 
 // depths come back; a forward then ends the outer page unless noabort. (An error in the
 // included page skips this; it ends the page anyway unless the page catches it with pcall.)
 inline int include_done(lua_State* L, int, lua_KContext ctx) {
-  call& c = check_call(L, 1);
+  call& c = live_call(L, 1);
   std::size_t n;
   const char* saved = lua_tolstring(L, 2, &n);
   c.page.assign(saved, n);
@@ -782,10 +782,13 @@ REMORA_DECL void open_request_lib(lua_State* L) {
       {"cookie", detail::r_cookie},
       {"createcookie", detail::r_createcookie},
       {nullptr, nullptr}};
-  lua::define_class<detail::call>(L, request_tname, methods);
-  luaL_getmetatable(L, request_tname);
-  lua_pushcfunction(L, detail::r_tostring);
-  lua_setfield(L, -2, "__tostring");
+  if (luaL_newmetatable(L, request_tname)) {
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, detail::r_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
   lua_pop(L, 1);
   *static_cast<void**>(lua_getextraspace(L)) = nullptr;  // no page runs on the main thread
   detail::open_session_lib(L);

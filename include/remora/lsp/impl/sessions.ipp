@@ -55,6 +55,7 @@ inline constexpr const char* cookie_tname = "remora.cookie";
 // A cookie object: the request object (its uservalue) keeps the call alive.
 struct cookie_ud {
   call* c;
+  std::uint64_t gen;
   std::size_t index;
 };
 
@@ -102,7 +103,8 @@ inline void emit_cookies(call& c) {
 
 inline void push_cookie(lua_State* L, int req, std::size_t index) {
   auto* u = static_cast<cookie_ud*>(lua_newuserdatauv(L, sizeof(cookie_ud), 1));
-  u->c = &check_call(L, req);
+  u->c = &live_call(L, req);
+  u->gen = u->c->gen;
   u->index = index;
   luaL_setmetatable(L, cookie_tname);
   lua_pushvalue(L, req);
@@ -111,7 +113,8 @@ inline void push_cookie(lua_State* L, int req, std::size_t index) {
 
 inline cookie_data& check_cookie(lua_State* L) {
   auto* u = static_cast<cookie_ud*>(luaL_checkudata(L, 1, cookie_tname));
-  if (!u->c->valid || u->c->dead || u->index >= u->c->cookies.size()) luaL_error(L, "request/response expired");
+  if (u->gen != u->c->gen || !u->c->valid || u->c->dead || u->index >= u->c->cookies.size())
+    luaL_error(L, "request/response expired");
   return u->c->cookies[u->index];
 }
 

@@ -83,8 +83,39 @@ inline bool select_range(const http::request& req, std::uint64_t size, std::stri
 }
 }  // namespace detail
 
+REMORA_DECL std::shared_ptr<const resrdr::page_loc> resrdr::page_find(std::string_view rel, std::int64_t now) {
+  std::lock_guard lock(page_mutex_);
+  auto it = page_locs_.find(std::string(rel));
+  if (it == page_locs_.end()) return nullptr;
+  if (now - it->second->checked_ms >= 1000) {
+    page_locs_.erase(it);
+    return nullptr;
+  }
+  return it->second;
+}
+
+REMORA_DECL void resrdr::page_put(std::string_view rel, const std::string& name, const file_info& info,
+                                  std::int64_t now) {
+  std::lock_guard lock(page_mutex_);
+  if (page_locs_.size() >= 4096) page_locs_.clear();
+  page_locs_[std::string(rel)] = std::make_shared<const page_loc>(page_loc{name, info, now});
+}
+
+REMORA_DECL bool resrdr::run_page(const http::request& req, const std::string& name, const file_info& info,
+                                  http::response& res) {
+  if (!pages_ || !pages_(req, name, info, res)) return false;
+  for (auto& [k, v] : headers_) res.set_header(k, v);
+  return true;
+}
+
 REMORA_DECL bool resrdr::service(const http::request& req, std::string_view rel, http::response& res) {
   if (detail::hidden_segment(rel)) return false;
+  std::int64_t now_ms = 0;
+  if (pages_) {  // a page found within the last second
+    using namespace std::chrono;
+    now_ms = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+    if (auto loc = page_find(rel, now_ms)) return run_page(req, loc->name, loc->info, res);
+  }
   if (!rel.empty() && rel.back() != '/' && req.is_get_or_head()) {  // the fast path: a cached file
     if (auto c = cache_find(std::string(rel))) {
       answer(req, c, res);
@@ -117,9 +148,8 @@ REMORA_DECL bool resrdr::service(const http::request& req, std::string_view rel,
     if (info.is_dir) return false;
   }
   if (detail::has_suffix(name, ".lsp")) {
-    if (!pages_ || !pages_(req, name, info, res)) return false;
-    for (auto& [k, v] : headers_) res.set_header(k, v);
-    return true;
+    if (pages_) page_put(rel, name, info, now_ms);
+    return run_page(req, name, info, res);
   }
   if (detail::has_suffix(name, ".shtml")) return false;
   if (!req.is_get_or_head()) {
