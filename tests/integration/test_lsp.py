@@ -98,6 +98,29 @@ print(r and r:value())
     "useexpired.lsp": """<?lsp local saved = app.saved print(saved:valid(), pcall(saved.method, saved)) ?>""",
     "write.lsp": """<?lsp print(response:write("a", 1, "b")) ?>""",
     "xhr.lsp": """<?lsp error("for xhr") ?>""",
+    "raw.lsp": """<?lsp local parts = {} for chunk in request:rawrdr(4) do parts[#parts + 1] = chunk end
+print(#parts, table.concat(parts)) ?>""",
+    "rawform.lsp": """<?lsp print(pcall(request.rawrdr, request)) ?>""",
+    "mp.lsp": """<?lsp
+local out = {}
+local ok, err = request:multipart{
+  formdata = function(name, value) out[#out + 1] = "field " .. name .. "=" .. value end,
+  beginfile = function(name, filename, ctype) out[#out + 1] = "file " .. name .. " " .. filename .. " " .. tostring(ctype) end,
+  filedata = function(data) out[#out + 1] = "data " .. #data end,
+  endmp = function() out[#out + 1] = "end" end,
+  error = function(e) out[#out + 1] = "error " .. e end,
+}
+print(ok, err) print(table.concat(out, "|"))
+?>""",
+    "mpnotmp.lsp": """<?lsp print(pcall(request.multipart, request, {formdata = print})) ?>""",
+    "defer.lsp": """<?lsp app.waiting = response:deferred() ?>""",
+    "answer.lsp": """<?lsp
+local d = app.waiting app.waiting = nil
+print(d:valid(), d:setstatus(202), d:setheader("X-Deferred", "yes"))
+d:write("answered ") d:write("later") d:close()
+print(d:valid(), pcall(d.write, d, "x"))
+?>""",
+    "deferfixed.lsp": """<?lsp local d = response:deferred() d:setcontentlength(5) d:send("ab") d:send("cde") d:close() ?>""",
 }
 
 
@@ -365,6 +388,59 @@ class LspTest(SharedServerTestCase):
         self.assertEqual(r.body, b"hello there\n")
         r = self.get("/delcookie.lsp", headers={"Cookie": "old=1"})
         self.assertEqual(r.header("Set-Cookie"), "old=1; expires=Thu, 01 Jan 1970 00:00:00 GMT")
+
+    # ---- the body ----
+    def test_rawrdr(self):
+        r = self.srv.request("POST", "/raw.lsp", body=b"0123456789", headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(r.body, b"3\t0123456789\n")
+        r = self.srv.request("POST", "/rawform.lsp", body=b"a=1",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertIn(b"false\t", r.body)
+        self.assertIn(b"URL encoded data", r.body)
+
+    def multipart_body(self, boundary="XyZ"):
+        body = ("--{b}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nhello world\r\n"
+                "--{b}\r\nContent-Disposition: form-data; name=\"up\"; filename=\"a.bin\"\r\n"
+                "Content-Type: application/octet-stream\r\n\r\n").format(b=boundary).encode()
+        body += bytes(range(256)) * 40 + b"\r\n--" + boundary.encode() + b"--\r\n"
+        return body
+
+    def test_multipart(self):
+        r = self.srv.request("POST", "/mp.lsp", body=self.multipart_body(),
+                             headers={"Content-Type": "multipart/form-data; boundary=XyZ"})
+        ok, events = r.body.decode().split("\n")[:2]
+        self.assertEqual(ok, "true\tnil")
+        ev = events.split("|")
+        self.assertEqual(ev[0], "field title=hello world")
+        self.assertEqual(ev[1], "file up a.bin application/octet-stream")
+        self.assertEqual(sum(int(e.split()[1]) for e in ev if e.startswith("data ")), 256 * 40)
+        self.assertEqual(ev[-1], "end")
+
+    def test_multipart_broken_and_wrong_type(self):
+        body = self.multipart_body()[:-10]  # no closing boundary
+        r = self.srv.request("POST", "/mp.lsp", body=body, headers={"Content-Type": "multipart/form-data; boundary=XyZ"})
+        first, events = r.body.decode().split("\n")[:2]
+        self.assertEqual(first, "nil\tOperation failed")
+        self.assertTrue(events.endswith("error Multipart parse error"), events)
+        r = self.srv.request("POST", "/mpnotmp.lsp", body="x", headers={"Content-Type": "text/plain"})
+        self.assertIn(b"Not multipart", r.body)
+
+    # ---- deferred responses ----
+    def test_deferred_answered_by_another_request(self):
+        c = self.srv.connect()
+        c.send("GET /defer.lsp HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)
+        r = self.get("/answer.lsp")
+        self.assertEqual(r.body, b"true\ttrue\ttrue\nfalse\tfalse\texpired\n")
+        resp = c.read_response()
+        c.close()
+        self.assertEqual(resp.status, 202)
+        self.assertEqual(resp.header("X-Deferred"), "yes")
+        self.assertEqual(resp.body, b"answered later")
+
+    def test_deferred_fixed_length(self):
+        r = self.get("/deferfixed.lsp")
+        self.assertEqual((r.status, r.body, r.header("Content-Length")), (200, b"abcde", "5"))
 
     # ---- bad input ----
     def test_huge_query_string(self):

@@ -54,6 +54,56 @@ struct call {
   std::vector<cookie_data> cookies;  // response cookies (and request cookies looked at)
   std::uint32_t session_id = 0;             // the session this request holds
   std::uint64_t gen = 0;                    // which request of this (reused) object
+  std::shared_ptr<struct deferred_state> deferred;  // response:deferred() was called
+};
+
+// A response answered after its page has ended (response:deferred()). Lua calls queue
+// operations, which run on the connection's thread once the channel is there; writes are
+// chained so that one is in flight at a time.
+struct deferred_state : std::enable_shared_from_this<deferred_state> {
+  std::mutex m;                          // ch and queued, between Lua and the connection
+  std::shared_ptr<http::channel> ch;
+  http::response* res = nullptr;
+  std::vector<std::function<void()>> queued;
+  // Lua side (VM lock)
+  enum class mode { fresh, headers, writing, fixed, closed } state = mode::fresh;
+  std::atomic<bool> gone{false};
+  // connection side
+  bool in_flight = false, finish_pending = false;
+
+  void run(std::function<void()> op) {
+    std::unique_lock lock(m);
+    if (!ch) return queued.push_back(std::move(op));
+    auto c = ch;
+    lock.unlock();
+    c->post(std::move(op));
+  }
+  void attach(std::shared_ptr<http::channel> channel) {
+    std::vector<std::function<void()>> ops;
+    {
+      std::lock_guard lock(m);
+      ch = channel;
+      ops.swap(queued);
+    }
+    for (auto& op : ops) channel->post(std::move(op));
+  }
+  // On the connection's thread: send what is buffered, then finish when asked.
+  void pump() {
+    if (in_flight) return;
+    if (!res->body.empty()) {
+      in_flight = true;
+      ch->flush([self = shared_from_this()](bool ok) {
+        self->in_flight = false;
+        if (!ok) self->gone = true;
+        self->pump();
+      });
+      return;
+    }
+    if (finish_pending) {
+      finish_pending = false;
+      ch->finish();
+    }
+  }
 };
 
 // The request object in Lua: a reference to a call that may since have been reused for
@@ -462,6 +512,10 @@ inline bool step(call& c, int nargs) {
       std::size_t n;
       const char* tb = lua_tolstring(c.co, -1, &n);
       lua_error_answer(c, std::string_view(tb, n));
+      if (c.deferred) {  // the page failed: its error answer goes out, not the deferred one
+        c.deferred->state = deferred_state::mode::closed;
+        c.deferred.reset();
+      }
     }
     if (clean) lua_resetthread(c.co);
   }
@@ -498,8 +552,10 @@ inline void drive(call* c) {
     return ch->abort();
   }
   bool done = step(*c, 0);
+  auto deferred = done ? c->deferred : nullptr;
   if (done) release_call(h, c);
   h.unlock();
+  if (deferred) return deferred->attach(ch);  // the deferred object answers from here on
   if (done) return ch->finish();
   wait_for(c);
 }
@@ -553,8 +609,10 @@ inline bool serve(const std::shared_ptr<app>& ap, const http::request& req, std:
   lua_xmove(L, c->co, 7);
   lua_settop(L, top);
   bool done = step(*c, 5);
+  auto deferred = done ? c->deferred : nullptr;
   if (done) release_call(h, c);
   h.unlock();
+  if (deferred) res.later = [deferred](std::shared_ptr<http::channel> ch) { deferred->attach(std::move(ch)); };
   if (!done) res.later = [c](std::shared_ptr<http::channel> ch) {
     c->ch = std::move(ch);
     wait_for(c);

@@ -150,6 +150,139 @@ inline int r_datapairs(lua_State* L) {
 }
 
 // peername() / sockname() -> ip, port, is-IPv6
+// ---- the body: rawrdr and multipart ------------------------------------------------------------
+
+inline bool content_type_is(const call& c, std::string_view type) {
+  auto ct = c.req->header("Content-Type");
+  return ct.size() >= type.size() && http::iequals(ct.substr(0, type.size()), type);
+}
+
+inline int rawrdr_next(lua_State* L) {
+  call& c = live_call(L, lua_upvalueindex(1));
+  auto pos = std::size_t(lua_tointeger(L, lua_upvalueindex(2)));
+  auto size = std::size_t(lua_tointeger(L, lua_upvalueindex(3)));
+  if (pos >= c.req->body.size()) return 0;
+  auto piece = c.req->body.substr(pos, size);
+  lua_pushinteger(L, lua_Integer(pos + piece.size()));
+  lua_replace(L, lua_upvalueindex(2));
+  push_sv(L, piece);
+  return 1;
+}
+
+// for chunk in request:rawrdr([size]) do ... end -- the request body as it came.
+inline int r_rawrdr(lua_State* L) {
+  call& c = live_call(L);
+  lua_Integer size = luaL_optinteger(L, 2, LUAL_BUFFERSIZE);
+  luaL_argcheck(L, size > 0, 2, "size must be positive");
+  if (content_type_is(c, "application/x-www-form-urlencoded")) return luaL_error(L, "URL encoded data");
+  if (content_type_is(c, "multipart/form-data")) return luaL_error(L, "multipart/form-data");
+  if (!c.req->has_header("Content-Length") && !c.req->has_header("Transfer-Encoding"))
+    return luaL_error(L, "Missing content-length and not chunk encoding");
+  lua_settop(L, 1);
+  lua_pushinteger(L, 0);
+  lua_pushinteger(L, size);
+  lua_pushcclosure(L, rawrdr_next, 3);
+  return 1;
+}
+
+// Calls the multipart callback `name` of the table at index 2 with the values pushed after
+// it; false when it returned an explicit false or nil (stop), true when it returned nothing
+// or something true.
+inline bool mp_call(lua_State* L, int nargs) {
+  int base = lua_gettop(L) - nargs - 1;
+  lua_call(L, nargs, LUA_MULTRET);
+  int nres = lua_gettop(L) - base;
+  bool go = nres == 0 || lua_toboolean(L, base + 1);
+  lua_settop(L, base);
+  return go;
+}
+
+struct lua_multipart final : http::multipart_handler {
+  lua_State* L;
+  bool file = false;
+  std::string field, value;
+  std::string error;
+  bool has(const char* f) {
+    bool yes = lua_getfield(L, 2, f) == LUA_TFUNCTION;
+    if (!yes) lua_pop(L, 1);
+    return yes;
+  }
+  bool on_part_begin(const http::multipart_part& p) override {
+    file = p.has_filename;
+    field = p.name;
+    value.clear();
+    if (!file) return true;
+    if (!has("beginfile")) return true;
+    push_sv(L, p.name);
+    push_sv(L, p.filename);
+    if (p.content_type.empty()) lua_pushnil(L);
+    else push_sv(L, p.content_type);
+    if (p.content_transfer_encoding.empty()) lua_pushnil(L);
+    else push_sv(L, p.content_transfer_encoding);
+    return mp_call(L, 4);
+  }
+  bool on_part_data(std::string_view d) override {
+    if (!file) {
+      if (value.size() + d.size() > 1024 * 1024) return error = "form field too large", false;
+      value.append(d);
+      return true;
+    }
+    if (!has("filedata")) return true;
+    push_sv(L, d);
+    return mp_call(L, 1);
+  }
+  bool on_part_end() override {
+    if (file || !has("formdata")) return true;
+    push_sv(L, field);
+    push_sv(L, value);
+    return mp_call(L, 2);
+  }
+  void on_error(std::string_view m) override {
+    if (error.empty()) error = std::string(m);
+  }
+};
+
+// request:multipart{formdata=, beginfile=, filedata=, endmp=, error=} [, bufsize]
+// -> true | nil, "Operation failed"
+inline int r_multipart(lua_State* L) {
+  call& c = live_call(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_Integer bufsize = luaL_optinteger(L, 3, 8192);
+  luaL_argcheck(L, bufsize > 0, 3, "bufsize must be positive");
+  lua_settop(L, 2);
+  if (c.committed) return luaL_error(L, "Response committed");
+  auto boundary = http::multipart_boundary(c.req->header("Content-Type"));
+  if (boundary.empty()) return luaL_error(L, "Not multipart");
+  bool formdata = lua_getfield(L, 2, "formdata") == LUA_TFUNCTION;
+  bool beginfile = lua_getfield(L, 2, "beginfile") == LUA_TFUNCTION;
+  bool filedata = lua_getfield(L, 2, "filedata") == LUA_TFUNCTION;
+  lua_settop(L, 2);
+  if (!formdata && !beginfile && !filedata) return luaL_error(L, "No appropriate callback found");
+  if (beginfile != filedata) return luaL_error(L, "beginfile and filedata mismatch");
+  lua_multipart h;
+  h.L = L;
+  std::string b(boundary);  // the header may not outlive a callback's use of the request
+  http::multipart_parser parser(b, h);
+  std::string_view body = c.req->body;
+  bool ok = true;
+  for (std::size_t i = 0; ok && i < body.size(); i += std::size_t(bufsize)) ok = parser.feed(body.substr(i, std::size_t(bufsize)));
+  if (ok) ok = parser.finish();
+  if (!ok) {
+    if (lua_getfield(L, 2, "error") == LUA_TFUNCTION) {
+      lua_pushstring(L, "Multipart parse error");
+      lua_call(L, 1, 0);
+    }
+    lua_settop(L, 2);
+    lua_pushnil(L);
+    lua_pushstring(L, "Operation failed");
+    push_sv(L, h.error.empty() ? std::string(parser.error()) : h.error);
+    return 3;
+  }
+  if (lua_getfield(L, 2, "endmp") == LUA_TFUNCTION) lua_call(L, 0, 0);
+  lua_settop(L, 2);
+  return push_true(L);
+}
+
 inline int r_peername(lua_State* L) {
   call& c = live_call(L);
   push_sv(L, c.req->peer_ip);
@@ -205,11 +338,6 @@ inline call& uncommitted(lua_State* L) {
   call& c = live_call(L);
   if (c.committed) luaL_error(L, "Error iscommitted");
   return c;
-}
-
-inline int push_true(lua_State* L) {
-  lua_pushboolean(L, 1);
-  return 1;
 }
 
 // setstatus(code): ignored inside an include.
@@ -648,6 +776,136 @@ inline int r_allow(lua_State* L) {
   abort_page(L);
 }
 
+// ---- deferred responses --------------------------------------------------------------------
+
+inline constexpr const char* deferred_tname = "remora.deferred";
+
+struct deferred_ud {
+  std::shared_ptr<deferred_state> d;
+};
+
+inline deferred_state& check_deferred(lua_State* L, bool live = true) {
+  auto& d = *lua::check_object<deferred_ud>(L, 1, deferred_tname)->d;
+  if (live && (d.state == deferred_state::mode::closed || d.gone)) luaL_error(L, "expired");
+  return d;
+}
+
+inline int d_bad_state(lua_State* L) { return lua::fail(L, "Invalid call in selected response state"); }
+
+// response:deferred() -> an object that answers the request after the page has ended.
+inline int r_deferred(lua_State* L) {
+  call& c = live_call(L);
+  if (c.committed) return luaL_error(L, "Response committed");
+  if (!c.deferred) {
+    c.deferred = std::make_shared<deferred_state>();
+    c.deferred->res = c.res;
+    c.res->status = 200;
+    c.res->headers.clear();
+    c.res->body.clear();
+  }
+  lua::push_object<deferred_ud>(L, deferred_tname, deferred_ud{c.deferred});
+  return 1;
+}
+
+inline int d_valid(lua_State* L) {
+  auto& d = check_deferred(L, false);
+  lua_pushboolean(L, d.state != deferred_state::mode::closed && !d.gone);
+  return 1;
+}
+
+inline int d_setstatus(lua_State* L) {
+  auto& d = check_deferred(L);
+  lua_Integer s = luaL_optinteger(L, 2, 200);
+  luaL_argcheck(L, s >= 100 && s <= 999, 2, "not an HTTP status code");
+  if (d.state != deferred_state::mode::fresh) return d_bad_state(L);
+  d.state = deferred_state::mode::headers;
+  d.run([p = d.shared_from_this(), s] { p->res->status = unsigned(s); });
+  return push_true(L);
+}
+
+inline int d_setheader(lua_State* L) {
+  auto& d = check_deferred(L);
+  std::string name = luaL_checkstring(L, 2);
+  std::string value = luaL_checkstring(L, 3);
+  luaL_argcheck(L, !name.empty() && header_text_ok(name) && name.find(':') == std::string::npos, 2, "invalid header name");
+  luaL_argcheck(L, header_text_ok(value), 3, "invalid header value");
+  if (d.state != deferred_state::mode::fresh && d.state != deferred_state::mode::headers) return d_bad_state(L);
+  d.state = deferred_state::mode::headers;
+  d.run([p = d.shared_from_this(), name = std::move(name), value = std::move(value)] { p->res->set_header(name, value); });
+  return push_true(L);
+}
+
+inline int d_output(lua_State* L, deferred_state& d) {
+  std::string data;
+  append_values(L, 2, data, false);
+  d.run([p = d.shared_from_this(), data = std::move(data)] {
+    p->res->body.append(data);
+    p->pump();
+  });
+  return push_true(L);
+}
+
+// write(...): data of unknown length (chunked).
+inline int d_write(lua_State* L) {
+  auto& d = check_deferred(L);
+  if (d.state == deferred_state::mode::fixed) return d_bad_state(L);
+  d.state = deferred_state::mode::writing;
+  return d_output(L, d);
+}
+
+// setcontentlength(n), then send(data...): a body of known length.
+inline int d_setcontentlength(lua_State* L) {
+  auto& d = check_deferred(L);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, n >= 0, 2, "negative length");
+  if (d.state != deferred_state::mode::fresh && d.state != deferred_state::mode::headers) return d_bad_state(L);
+  d.state = deferred_state::mode::fixed;
+  d.run([p = d.shared_from_this(), n] { p->res->set_header("Content-Length", std::to_string(n)); });
+  return 0;
+}
+
+inline int d_send(lua_State* L) {
+  auto& d = check_deferred(L);
+  if (d.state == deferred_state::mode::writing) return d_bad_state(L);
+  if (d.state != deferred_state::mode::fixed) {  // send(data, total): the length comes first
+    lua_Integer total = luaL_checkinteger(L, 3);
+    std::size_t n = 0;
+    luaL_optlstring(L, 2, "", &n);
+    if (total < lua_Integer(n)) return luaL_error(L, "Packet size must be >= chunk size");
+    d.state = deferred_state::mode::fixed;
+    d.run([p = d.shared_from_this(), total] { p->res->set_header("Content-Length", std::to_string(total)); });
+    lua_settop(L, 2);
+  }
+  if (lua_isnoneornil(L, 2)) return push_true(L);
+  return d_output(L, d);
+}
+
+// close([conclose]): completes the response.
+inline int d_close(lua_State* L) {
+  auto& d = check_deferred(L);
+  bool conclose = lua_toboolean(L, 2);
+  d.state = deferred_state::mode::closed;
+  d.run([p = d.shared_from_this(), conclose] {
+    if (conclose) p->res->close = true;
+    p->finish_pending = true;
+    p->pump();
+  });
+  return 0;
+}
+
+inline int d_gc(lua_State* L) {
+  auto* u = static_cast<deferred_ud*>(lua_touserdata(L, 1));
+  if (u->d && u->d->state != deferred_state::mode::closed) {  // dropped unanswered: finish it
+    u->d->state = deferred_state::mode::closed;
+    u->d->run([p = u->d] {
+      p->finish_pending = true;
+      p->pump();
+    });
+  }
+  u->~deferred_ud();
+  return 0;
+}
+
 // ---- include and forward ---------------------------------------------------------------------
 
 // The app-relative name of `path` seen from page `from` ("a/b.lsp"); a leading '/' is the
@@ -737,6 +995,8 @@ REMORA_DECL void open_request_lib(lua_State* L) {
       {"header", detail::r_header},
       {"data", detail::r_data},
       {"datapairs", detail::r_datapairs},
+      {"rawrdr", detail::r_rawrdr},
+      {"multipart", detail::r_multipart},
       {"peername", detail::r_peername},
       {"sockname", detail::r_sockname},
       {"issecure", detail::r_issecure},
@@ -781,6 +1041,7 @@ REMORA_DECL void open_request_lib(lua_State* L) {
       {"session", detail::r_session},
       {"cookie", detail::r_cookie},
       {"createcookie", detail::r_createcookie},
+      {"deferred", detail::r_deferred},
       {nullptr, nullptr}};
   if (luaL_newmetatable(L, request_tname)) {
     lua_newtable(L);
@@ -791,6 +1052,16 @@ REMORA_DECL void open_request_lib(lua_State* L) {
   }
   lua_pop(L, 1);
   *static_cast<void**>(lua_getextraspace(L)) = nullptr;  // no page runs on the main thread
+  static const luaL_Reg deferred_methods[] = {
+      {"valid", detail::d_valid},         {"setstatus", detail::d_setstatus}, {"setheader", detail::d_setheader},
+      {"write", detail::d_write},         {"setcontentlength", detail::d_setcontentlength},
+      {"send", detail::d_send},           {"close", detail::d_close},         {"abort", detail::d_close},
+      {nullptr, nullptr}};
+  lua::define_class<detail::deferred_ud>(L, detail::deferred_tname, deferred_methods);
+  luaL_getmetatable(L, detail::deferred_tname);
+  lua_pushcfunction(L, detail::d_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
   detail::open_session_lib(L);
   if (lua_istable(L, -1)) {  // the ba table
     lua_pushcfunction(L, detail::ba_session);

@@ -13,6 +13,11 @@ namespace detail {
 
 inline void push_sv(lua_State* L, std::string_view s) { lua_pushlstring(L, s.data(), s.size()); }
 
+inline int push_true(lua_State* L) {
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 inline constexpr const char* session_cookie = "z9ZAqJtI";  // BAS's session cookie name
 
 inline std::string url_encode(std::string_view in) {
