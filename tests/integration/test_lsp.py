@@ -120,6 +120,12 @@ print(d:valid(), d:setstatus(202), d:setheader("X-Deferred", "yes"))
 d:write("answered ") d:write("later") d:close()
 print(d:valid(), pcall(d.write, d, "x"))
 ?>""",
+    "login.lsp": """<?lsp print(request:user()) print(request:login("alice")) print(request:login("bob")) print(request:user()) ?>""",
+    "whoami.lsp": """<?lsp print(request:user()) ?>""",
+    "logout.lsp": """<?lsp print(request:logout()) print(request:user()) ?>""",
+    "errh.lsp": """<?lsp ba.seterrh(function(e) app.lasterr = e end) error("handled") ?>""",
+    "lasterr.lsp": """<?lsp print(app.lasterr and app.lasterr:match("handled") or "none") ba.seterrh(nil) ?>""",
+    "tracep.lsp": """<?lsp tracep(false, 5, "tracep-plain") tracep(true, 5, "tracep-line") tracep(false, 7, "tracep-hidden") ?>ok""",
     "deferfixed.lsp": """<?lsp local d = response:deferred() d:setcontentlength(5) d:send("ab") d:send("cde") d:close() ?>""",
 }
 
@@ -377,6 +383,23 @@ class LspTest(SharedServerTestCase):
     def test_forged_session_id(self):
         r = self.get("/nosession.lsp", headers={"Cookie": "z9ZAqJtI=000000010000000000000000"})
         self.assertEqual(r.body, b"false\n")
+
+    def test_login_logout_user(self):
+        r = self.get("/login.lsp")
+        self.assertEqual(r.body, b"\ntrue\nalice\nalice\tnil\tlua\n")
+        sid = re.search(r"z9ZAqJtI=([0-9a-f]{24})", r.header("Set-Cookie")).group(1)
+        h = {"Cookie": "z9ZAqJtI=" + sid}
+        self.assertEqual(self.get("/whoami.lsp", headers=h).body, b"alice\tnil\tlua\n")
+        self.assertEqual(self.get("/logout.lsp", headers=h).body, b"true\n\n")
+        self.assertEqual(self.get("/whoami.lsp", headers=h).body, b"\n")
+
+    def test_seterrh_and_tracep(self):
+        self.assertEqual(self.get("/errh.lsp").status, 500)
+        self.assertEqual(self.get("/lasterr.lsp").body, b"handled\n")
+        self.assertEqual(self.get("/tracep.lsp").body, b"ok")
+        self.assertTrue(self.srv.wait_for(r"^tracep-plain$"))
+        self.assertTrue(self.srv.wait_for(r"^ \d+: tracep-line$"))
+        self.assertNotIn("tracep-hidden", self.srv.output())
 
     # ---- cookies ----
     def test_cookies(self):

@@ -459,6 +459,21 @@ inline void lua_error_answer(call& c, std::string_view trace) {
   c.res->body.append(trace).append("\n\n");
 }
 
+inline const char errh_key = 0;  // ba.seterrh's function, in the registry
+
+// Calls the ba.seterrh handler (if any) with the error text (VM lock held).
+inline void call_error_handler(lua_State* L, std::string_view trace) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &errh_key) != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pushlstring(L, trace.data(), trace.size());
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    std::fprintf(stderr, "ba.seterrh handler: %s\n", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+}
+
 inline lua_State* acquire_thread(lua::host& h, int& ref) {
   lua_State* L = h.L;
   if (!h.idle_threads.empty()) {
@@ -512,6 +527,7 @@ inline bool step(call& c, int nargs) {
       std::size_t n;
       const char* tb = lua_tolstring(c.co, -1, &n);
       lua_error_answer(c, std::string_view(tb, n));
+      call_error_handler(h.L, std::string_view(tb, n));
       if (c.deferred) {  // the page failed: its error answer goes out, not the deferred one
         c.deferred->state = deferred_state::mode::closed;
         c.deferred.reset();

@@ -1042,6 +1042,9 @@ REMORA_DECL void open_request_lib(lua_State* L) {
       {"cookie", detail::r_cookie},
       {"createcookie", detail::r_createcookie},
       {"deferred", detail::r_deferred},
+      {"user", detail::r_user},
+      {"login", detail::r_login},
+      {"logout", detail::r_logout},
       {nullptr, nullptr}};
   if (luaL_newmetatable(L, request_tname)) {
     lua_newtable(L);
@@ -1068,6 +1071,8 @@ REMORA_DECL void open_request_lib(lua_State* L) {
     lua_setfield(L, -2, "session");
     lua_pushcfunction(L, detail::ba_sessions);
     lua_setfield(L, -2, "sessions");
+    lua_pushcfunction(L, detail::ba_seterrh);
+    lua_setfield(L, -2, "seterrh");
   }
 }
 

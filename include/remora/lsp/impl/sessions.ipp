@@ -238,6 +238,7 @@ struct session {
   std::string peer;
   int uses = 0, locks = 0;
   int attr_ref = LUA_NOREF;
+  std::string user, authtype;  // an authenticated user (request:login)
 };
 
 struct session_store {
@@ -476,9 +477,74 @@ inline int s_usecounter(lua_State* L) {
   return 1;
 }
 
-inline int s_user(lua_State* L) {
-  check_session(L);
-  return 0;  // no authenticated user until the authenticators arrive
+inline int push_user(lua_State* L, const session& s) {
+  if (s.user.empty()) return 0;
+  push_sv(L, s.user);
+  lua_pushnil(L);  // the password: Remora keeps none
+  push_sv(L, s.authtype);
+  return 3;
+}
+
+inline int s_user(lua_State* L) { return push_user(L, check_session(L)); }
+
+// request:user() -> name, password, authtype of the session's authenticated user, or nil
+inline int r_user(lua_State* L) {
+  call& c = live_call(L);
+  session* s = request_session(L, c, false);
+  if (!s || s->user.empty()) return 0;
+  return push_user(L, *s);
+}
+
+// request:login([name]) -> true (or the name when already logged in): the session (created
+// when needed) gets an authenticated user of type "lua".
+inline int r_login(lua_State* L) {
+  call& c = live_call(L);
+  session* s = request_session(L, c, false);
+  if (s && !s->user.empty()) {
+    push_sv(L, s->user);
+    return 1;
+  }
+  std::string name = luaL_optstring(L, 2, "anonymous");
+  if (!s) s = request_session(L, c, true);
+  if (!s) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  s->user = std::move(name);
+  s->authtype = "lua";
+  return push_true(L);
+}
+
+// request:logout([all]) -> true when a user was logged in; the session ends either way.
+inline int r_logout(lua_State* L) {
+  call& c = live_call(L);
+  session* s = request_session(L, c, false);
+  if (!s) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  bool had = !s->user.empty();
+  std::string user = s->user;
+  auto& st = store(L);
+  if (had && lua_toboolean(L, 2)) {  // every session of that user
+    std::vector<std::uint32_t> ids;
+    for (auto& [id, other] : st.all)
+      if (other.user == user) ids.push_back(id);
+    for (auto id : ids) terminate_session(L, st, id);
+  } else {
+    terminate_session(L, st, s->id);
+  }
+  c.session_id = 0;
+  lua_pushboolean(L, had);
+  return 1;
+}
+
+// ba.seterrh(func | nil): func(trace) is called for every Lua error in a page.
+inline int ba_seterrh(lua_State* L) {
+  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_settop(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &errh_key);
+  return 0;
 }
 
 inline int s_terminate(lua_State* L) {

@@ -50,6 +50,25 @@ inline int lua_trace(lua_State* L) {
   return 0;
 }
 
+// tracep(ts, prio, ...): like trace, the " <line>: " prefix only when ts is true; priority 7
+// and above are suppressed, as Mako's default trace level does.
+inline int lua_tracep(lua_State* L) {
+  bool ts = lua_toboolean(L, 1);
+  lua_Integer prio = luaL_checkinteger(L, 2);
+  if (prio >= 7) return 0;
+  std::string line;
+  if (ts) {
+    lua_Debug ar;
+    line = " ";
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar) && ar.currentline > 0)
+      line.append(std::to_string(ar.currentline));
+    line.append(": ");
+  }
+  write_args(L, 3, line);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  return 0;
+}
+
 inline int lua_parselsp(lua_State* L) {
   std::size_t n;
   const char* s = luaL_checklstring(L, 1, &n);
@@ -127,6 +146,8 @@ REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info
   lua_setglobal(L, "print");
   lua_pushcfunction(L, detail::lua_trace);
   lua_setglobal(L, "trace");
+  lua_pushcfunction(L, detail::lua_tracep);
+  lua_setglobal(L, "tracep");
 }
 
 REMORA_DECL bool run_config(lua_State* L, vfs::io& vm) {
