@@ -126,6 +126,14 @@ print(d:valid(), pcall(d.write, d, "x"))
     "errh.lsp": """<?lsp ba.seterrh(function(e) app.lasterr = e end) error("handled") ?>""",
     "lasterr.lsp": """<?lsp print(app.lasterr and app.lasterr:match("handled") or "none") ba.seterrh(nil) ?>""",
     "tracep.lsp": """<?lsp tracep(false, 5, "tracep-plain") tracep(true, 5, "tracep-line") tracep(false, 7, "tracep-hidden") ?>ok""",
+    "iredir.lsp": """never<?lsp response:redirect("static.txt") ?>""",
+    "iredirpage.lsp": """<?lsp response:redirect("/target.lsp?x=1") ?>""",
+    "iredirloop.lsp": """<?lsp response:redirect("iredirloop.lsp") ?>""",
+    "deflate.lsp": """<?lsp local x <close> = response:setresponse() for i = 1, 200 do response:write("compress me ") end ?>""",
+    "deflatestr.lsp": """<?lsp local x = response:setresponse(true) response:write("abc") local z = x:finalize()
+response:setcontenttype("application/octet-stream") response:write(z) ?>""",
+    "filter.lsp": """<?lsp local got = {} local x = response:setresponse(function(d) got[#got + 1] = d == nil and "<nil>" or d:upper() end)
+print("quiet") x:finalize() print(table.concat(got, "|")) ?>""",
     "deferfixed.lsp": """<?lsp local d = response:deferred() d:setcontentlength(5) d:send("ab") d:send("cde") d:close() ?>""",
 }
 
@@ -400,6 +408,23 @@ class LspTest(SharedServerTestCase):
         self.assertTrue(self.srv.wait_for(r"^tracep-plain$"))
         self.assertTrue(self.srv.wait_for(r"^ \d+: tracep-line$"))
         self.assertNotIn("tracep-hidden", self.srv.output())
+
+    def test_internal_redirect(self):
+        r = self.get("/iredir.lsp")
+        self.assertEqual((r.status, r.body), (200, b"S"))
+        r = self.get("/iredirpage.lsp")
+        self.assertEqual(r.body, b"T:false:/target.lsp:true")  # a redirect is not a forward
+        self.assertEqual(self.get("/iredirloop.lsp").status, 500)
+
+    def test_setresponse(self):
+        import zlib
+        r = self.get("/deflate.lsp")
+        self.assertEqual(r.header("Content-Encoding"), "deflate")
+        self.assertEqual(zlib.decompress(r.body, -15), b"compress me " * 200)
+        r = self.get("/deflatestr.lsp")
+        self.assertEqual(zlib.decompress(r.body), b"abc")
+        r = self.get("/filter.lsp")
+        self.assertEqual(r.body, b"QUIET\n|<nil>\n")
 
     # ---- cookies ----
     def test_cookies(self):

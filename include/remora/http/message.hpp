@@ -82,6 +82,9 @@ struct response {
   // sleeps or is preempted): the connection calls it once with a channel and sends nothing
   // itself until the channel says so. The request and response stay valid until then.
   std::function<void(std::shared_ptr<channel>)> later;
+  // Set by a directory that hands the request to another path of the tree (an internal
+  // redirect): the server dispatches it again with this target ("/path[?query]").
+  std::string internal_redirect;
 
   void set_header(std::string_view name, std::string_view value);
   // A header's value from `headers` or `head_block`; empty when absent.

@@ -179,12 +179,23 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
     res_.reset();
     st_->requests.fetch_add(1, std::memory_order_relaxed);
     bool keep = m.keep_alive() && !st_->stopping.load(std::memory_order_relaxed);
-    switch (http::decode_target(req_.target, req_.path, req_.query)) {
-      case http::target_status::bad_request: return error(400);
-      case http::target_status::not_found: res_.error_page(404); break;
-      case http::target_status::ok:
-        if (!st_->vfs.dispatch(req_, res_)) res_.error_page(404);
+    std::string_view target = req_.target;
+    for (int hops = 0;; ++hops) {
+      switch (http::decode_target(target, req_.path, req_.query)) {
+        case http::target_status::bad_request: return error(400);
+        case http::target_status::not_found: res_.error_page(404); break;
+        case http::target_status::ok:
+          if (!st_->vfs.dispatch(req_, res_)) res_.error_page(404);
+          break;
+      }
+      if (res_.internal_redirect.empty() || res_.later) break;
+      if (hops == 10) {  // a redirect loop
+        res_.error_page(500);
         break;
+      }
+      redirect_target_ = std::move(res_.internal_redirect);  // req_.query views into it
+      target = redirect_target_;
+      res_.reset();
     }
     if (res_.later) {  // the answer comes later, through a channel
       keep_ = keep;
@@ -456,6 +467,7 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
   bool committed_ = false, chunked_ = false;  // of an asynchronous answer
   bool peer_gone_ = false;                     // the peer closed while the answer was made
   std::string peer_ip_, local_ip_;
+  std::string redirect_target_;  // of an internal redirect
   std::uint16_t peer_port_ = 0, local_port_ = 0;
 };
 

@@ -85,6 +85,7 @@ REMORA_DECL void response::reset() {
   head_block = body_view = {};
   close = false;
   later = nullptr;
+  internal_redirect.clear();
 }
 
 }  // namespace remora::http

@@ -55,6 +55,8 @@ struct call {
   std::uint32_t session_id = 0;             // the session this request holds
   std::uint64_t gen = 0;                    // which request of this (reused) object
   std::shared_ptr<struct deferred_state> deferred;  // response:deferred() was called
+  int capture = 0;  // response:setresponse(): 0 none, 1 raw deflate, 2 zlib, 3 a filter function
+  int capture_ref = LUA_NOREF;
 };
 
 // A response answered after its page has ended (response:deferred()). Lua calls queue
@@ -349,7 +351,7 @@ inline call& upvalue_call(lua_State* L) {
 // After output was added: when the buffer is past rspsz and the page can yield, yield so the
 // connection sends it (the caller returns lua_yield's result).
 inline bool want_flush(lua_State* L, call& c) {
-  if (c.res->body.size() < c.h->rspsz || !lua_isyieldable(L) || call_of(L) != &c) return false;
+  if (c.capture || c.res->body.size() < c.h->rspsz || !lua_isyieldable(L) || call_of(L) != &c) return false;
   c.pending = call::wait::flush;
   return true;
 }
@@ -537,6 +539,7 @@ inline bool step(call& c, int nargs) {
   }
   if (!c.committed) emit_cookies(c);
   leave_session(h.L, c);
+  luaL_unref(h.L, LUA_REGISTRYINDEX, c.capture_ref);  // a setresponse never finalized
   c.valid = false;
   release_thread(h, c.co, c.co_ref, clean);
   c.co = nullptr;

@@ -3,6 +3,7 @@
 #include <remora/lua/json.hpp>
 
 #include <sys/random.h>
+#include <zlib.h>
 
 #include <cctype>
 #include <charconv>
@@ -776,6 +777,137 @@ inline int r_allow(lua_State* L) {
   abort_page(L);
 }
 
+// ---- redirect and setresponse ----------------------------------------------------------------
+
+// response:redirect(path [, noabort]): the request goes to another path of the server (any
+// directory, with its own checks), as if the client had asked for it; the page ends. Only
+// before the page has yielded: after that the answer belongs to this page.
+inline int r_redirect(lua_State* L) {
+  call& c = live_call(L);
+  std::size_t n;
+  const char* p = luaL_checklstring(L, 2, &n);
+  if (c.committed || c.ch) return luaL_error(L, "Error iscommitted: %s", p);
+  std::string_view path(p, n);
+  std::string target;
+  if (!path.empty() && path.front() == '/') {
+    target = std::string(path);
+  } else {
+    std::string_view dir = c.req->path;
+    target = http::encode_path(dir.substr(0, dir.rfind('/') + 1));
+    target += path;
+  }
+  c.res->internal_redirect = std::move(target);
+  c.res->body.clear();
+  c.bytes = 0;
+  return end_page(L, c, lua_toboolean(L, 3));
+}
+
+inline constexpr const char* xrsp_tname = "remora.setresponse";
+
+struct xrsp_ud {
+  call* c;
+  std::uint64_t gen;
+  bool active;
+};
+
+inline xrsp_ud& check_xrsp(lua_State* L) { return *lua::check_object<xrsp_ud>(L, 1, xrsp_tname); }
+inline call* xrsp_call(xrsp_ud& x) {
+  return x.active && x.gen == x.c->gen && x.c->valid && !x.c->dead && x.c->capture ? x.c : nullptr;
+}
+
+// response:setresponse([true | filter]) -> xrsp | nil: later output is kept back, to be
+// deflated (raw, or zlib-wrapped with true) or given to `filter` by xrsp:finalize().
+inline int r_setresponse(lua_State* L) {
+  call& c = uncommitted(L);
+  if (!c.res->body.empty() || c.capture) return 0;
+  int mode = lua_isnoneornil(L, 2) ? 1 : lua_isfunction(L, 2) ? 3 : lua_toboolean(L, 2) ? 2 : 1;
+  if (mode == 3) {
+    lua_pushvalue(L, 2);
+    c.capture_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  c.capture = mode;
+  c.res->headers.clear();
+  lua::push_object<xrsp_ud>(L, xrsp_tname, xrsp_ud{&c, c.gen, true});
+  return 1;
+}
+
+inline void end_capture(lua_State* L, call& c) {
+  luaL_unref(L, LUA_REGISTRYINDEX, c.capture_ref);
+  c.capture_ref = LUA_NOREF;
+  c.capture = 0;
+}
+
+inline bool deflate_all(std::string_view in, bool zlib, std::string& out) {
+  z_stream z{};
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, zlib ? 15 : -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return false;
+  out.resize(deflateBound(&z, uLong(in.size())) + 16);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = uInt(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = uInt(out.size());
+  int r = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return r == Z_STREAM_END;
+}
+
+// xrsp:finalize([send]) -> true | the deflated bytes | nil
+inline int x_finalize(lua_State* L) {
+  auto& x = check_xrsp(L);
+  call* c = xrsp_call(x);
+  if (!c) return 0;
+  bool send = lua_toboolean(L, 2);
+  x.active = false;
+  std::string data = std::move(c->res->body);
+  c->res->body.clear();
+  int mode = c->capture;
+  if (mode == 3) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->capture_ref);
+    end_capture(L, *c);
+    lua_pushvalue(L, -1);
+    push_sv(L, data);
+    lua_call(L, 1, 0);
+    lua_pushnil(L);
+    lua_call(L, 1, 0);
+    return push_true(L);
+  }
+  end_capture(L, *c);
+  std::string out;
+  if (!deflate_all(data, mode == 2, out)) return 0;
+  if (!send) {
+    push_sv(L, out);
+    return 1;
+  }
+  c->res->set_header("Content-Encoding", "deflate");
+  c->res->body = std::move(out);
+  c->bytes = c->res->body.size();
+  return push_true(L);
+}
+
+// xrsp:abort(): output goes to the response again (the kept-back output and the headers are
+// dropped).
+inline int x_abort(lua_State* L) {
+  auto& x = check_xrsp(L);
+  call* c = xrsp_call(x);
+  if (!c || c->committed) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  x.active = false;
+  end_capture(L, *c);
+  c->res->body.clear();
+  c->res->headers.clear();
+  return push_true(L);
+}
+
+inline int x_close(lua_State* L) {  // __close and __gc: finalize and send
+  auto* x = static_cast<xrsp_ud*>(lua_touserdata(L, 1));
+  if (!x || !xrsp_call(*x)) return 0;
+  lua_settop(L, 1);
+  lua_pushboolean(L, 1);
+  return x_finalize(L);
+}
+
 // ---- deferred responses --------------------------------------------------------------------
 
 inline constexpr const char* deferred_tname = "remora.deferred";
@@ -1042,6 +1174,8 @@ REMORA_DECL void open_request_lib(lua_State* L) {
       {"cookie", detail::r_cookie},
       {"createcookie", detail::r_createcookie},
       {"deferred", detail::r_deferred},
+      {"redirect", detail::r_redirect},
+      {"setresponse", detail::r_setresponse},
       {"user", detail::r_user},
       {"login", detail::r_login},
       {"logout", detail::r_logout},
@@ -1061,6 +1195,15 @@ REMORA_DECL void open_request_lib(lua_State* L) {
       {"send", detail::d_send},           {"close", detail::d_close},         {"abort", detail::d_close},
       {nullptr, nullptr}};
   lua::define_class<detail::deferred_ud>(L, detail::deferred_tname, deferred_methods);
+  static const luaL_Reg xrsp_methods[] = {{"finalize", detail::x_finalize}, {"abort", detail::x_abort}, {nullptr, nullptr}};
+  if (luaL_newmetatable(L, detail::xrsp_tname)) {
+    lua_newtable(L);
+    luaL_setfuncs(L, xrsp_methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, detail::x_close);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_pop(L, 1);
   luaL_getmetatable(L, detail::deferred_tname);
   lua_pushcfunction(L, detail::d_gc);
   lua_setfield(L, -2, "__gc");
