@@ -134,8 +134,20 @@ print(d:valid(), pcall(d.write, d, "x"))
 response:setcontenttype("application/octet-stream") response:write(z) ?>""",
     "filter.lsp": """<?lsp local got = {} local x = response:setresponse(function(d) got[#got + 1] = d == nil and "<nil>" or d:upper() end)
 print("quiet") x:finalize() print(table.concat(got, "|")) ?>""",
+    "tls.lsp": """<?lsp print(request:certificate(), request:cipher(), request:clientcert()) response:redirect2tls() ?>""",
+    "methodnames.lsp": """<?lsp local t = {} for k in pairs(getmetatable(request).__index) do t[#t + 1] = k end
+table.sort(t) print(table.concat(t, " ")) ?>""",
     "deferfixed.lsp": """<?lsp local d = response:deferred() d:setcontentlength(5) d:send("ab") d:send("cde") d:close() ?>""",
 }
+
+
+# The request/response methods of the reference (section d: baHttpCmdLib, 63 names).
+REFERENCE_METHODS = """abort allow certificate cipher clientcert checktime cookie domain env header login logout
+method session uri url user version issecure peername setnodelay sockname data datapairs multipart rawrdr bytecount
+clearkeepalive committed containsheader createcookie downgrade encoderedirecturl encodeurl flush forward getdata
+getstatus include initial isforward isinclude redirect redirect2tls reset send senderror sendredirect
+setcontentlength setcontenttype setdateheader setdefaultheaders setheader setmaxage setresponse setstatus valid
+write writesize json setbasic setdigest deferred""".split()
 
 
 class LspTest(SharedServerTestCase):
@@ -150,6 +162,13 @@ class LspTest(SharedServerTestCase):
         return self.srv.get(path, headers=headers, **kw)
 
     # ---- the page model ----
+    def test_every_reference_method_exists(self):
+        self.assertEqual(len(REFERENCE_METHODS), 63)
+        names = set(self.get("/methodnames.lsp").body.decode().split())
+        self.assertEqual(sorted(set(REFERENCE_METHODS) - names), [])
+        self.assertEqual(sorted(names - set(REFERENCE_METHODS)), [])
+
+
     def test_hello_and_page_table(self):
         a = self.get("/hello.lsp").body
         b = self.get("/hello.lsp").body
@@ -425,6 +444,13 @@ class LspTest(SharedServerTestCase):
         self.assertEqual(zlib.decompress(r.body), b"abc")
         r = self.get("/filter.lsp")
         self.assertEqual(r.body, b"QUIET\n|<nil>\n")
+
+    def test_plain_connection_tls_methods(self):
+        r = self.get("/tls.lsp?a=1", headers={"Host": "secure.example"})
+        self.assertEqual((r.status, r.header("Location")), (301, "https://secure.example/tls.lsp?a=1"))
+        r = self.get("/tls.lsp", headers={"Host": "secure.example:8080"})
+        self.assertEqual(r.status, 403)
+        self.assertIn(b"a secure connection is required", r.body)
 
     # ---- cookies ----
     def test_cookies(self):

@@ -908,6 +908,42 @@ inline int x_close(lua_State* L) {  // __close and __gc: finalize and send
   return x_finalize(L);
 }
 
+// ---- TLS ------------------------------------------------------------------------------------
+// On a plain connection: no certificate or cipher, and redirect2tls sends the client to https.
+
+inline int r_nil_unless_secure(lua_State* L) {
+  live_call(L);
+  return 0;
+}
+
+inline int r_clientcert(lua_State* L) {
+  lua_pushboolean(L, live_call(L).req->secure);
+  return 1;
+}
+
+// redirect2tls([noabort]): false on TLS; else a 301 to the https URL (a 403 when the Host
+// names a port, which would be the wrong one for https), and the page ends.
+inline int r_redirect2tls(lua_State* L) {
+  call& c = live_call(L);
+  if (c.req->secure) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if (c.committed) return luaL_error(L, "Error iscommitted");
+  std::string host = host_of(c);
+  bool port = host.find(':', host.find(']') == std::string::npos ? 0 : host.find(']')) != std::string::npos;
+  if (port) {
+    c.res->error_page(403);
+    c.res->body = "<html><body><h1>403 Forbidden</h1>a secure connection is required<p>" + std::string(server_name) +
+                  "</p></body></html>";
+  } else {
+    std::string loc = "https://" + host + http::encode_path(c.req->path);
+    if (!c.req->query.empty()) loc.append("?").append(c.req->query);
+    c.res->redirect(301, loc);
+  }
+  return end_page(L, c, lua_toboolean(L, 2));
+}
+
 // ---- deferred responses --------------------------------------------------------------------
 
 inline constexpr const char* deferred_tname = "remora.deferred";
@@ -1174,6 +1210,10 @@ REMORA_DECL void open_request_lib(lua_State* L) {
       {"cookie", detail::r_cookie},
       {"createcookie", detail::r_createcookie},
       {"deferred", detail::r_deferred},
+      {"certificate", detail::r_nil_unless_secure},
+      {"cipher", detail::r_nil_unless_secure},
+      {"clientcert", detail::r_clientcert},
+      {"redirect2tls", detail::r_redirect2tls},
       {"redirect", detail::r_redirect},
       {"setresponse", detail::r_setresponse},
       {"user", detail::r_user},
