@@ -77,6 +77,10 @@ struct response {
   // set, is sent instead of `body`.
   std::shared_ptr<const void> hold;
   std::string_view head_block, body_view;
+  // More complete header lines, in storage that lives for the whole program (defaults such
+  // as an LSP page's). set_header/remove_header of a name found here first move these lines
+  // into `headers`, so a header is never sent twice.
+  std::string_view head_static;
   bool close = false;  // close the connection after this response
   // Set by a directory that finishes the answer later (an LSP page that streams its output,
   // sleeps or is preempted): the connection calls it once with a channel and sends nothing
@@ -87,6 +91,9 @@ struct response {
   std::string internal_redirect;
 
   void set_header(std::string_view name, std::string_view value);
+  void remove_header(std::string_view name);
+  // Drops every header: `headers`, `head_block` and `head_static`.
+  void clear_headers();
   // A header's value from `headers` or `head_block`; empty when absent.
   std::string_view header(std::string_view name) const noexcept;
   // The in-memory body: `body_view` when set, else `body`.

@@ -232,6 +232,7 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
       out_.append("\r\n", 2);
     }
     out_.append(res_.head_block);
+    out_.append(res_.head_static);
     if (length) {
       out_.append("Content-Length: ", 16);
       out_.append(num, std::size_t(std::to_chars(num, num + sizeof num, *length).ptr - num));

@@ -72,6 +72,7 @@ class resrdr : public directory {
   std::shared_ptr<io> io_;
   std::vector<std::pair<std::string, std::string>> headers_;
   std::string headers_block_;               // headers_ as "Name: value\r\n" lines
+  std::shared_ptr<const std::string> page_block_;  // the same, for pages (outlives the dir)
   std::atomic<unsigned> headers_generation_{0};
   long maxage_ = -1;
   page_handler pages_;

@@ -16,7 +16,50 @@ REMORA_DECL bool request::has_header(std::string_view name) const noexcept {
   return false;
 }
 
+namespace detail {
+// Calls f(name, value) for each "Name: value\r\n" line of a header block; stops when f
+// returns true, and then returns true.
+template<class F>
+bool each_header_line(std::string_view b, F&& f) {
+  while (!b.empty()) {
+    auto eol = b.find("\r\n");
+    auto line = b.substr(0, eol);
+    auto colon = line.find(':');
+    if (colon != std::string_view::npos) {
+      auto v = line.substr(colon + 1);
+      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+      if (f(line.substr(0, colon), v)) return true;
+    }
+    if (eol == std::string_view::npos) break;
+    b.remove_prefix(eol + 2);
+  }
+  return false;
+}
+
+// Moves the lines of head_static into headers when `name` is one of them.
+inline void materialize(response& r, std::string_view name) {
+  if (r.head_static.empty()) return;
+  if (!each_header_line(r.head_static, [&](std::string_view n, std::string_view) { return iequals(n, name); })) return;
+  each_header_line(r.head_static, [&](std::string_view n, std::string_view v) {
+    r.headers.emplace_back(std::string(n), std::string(v));
+    return false;
+  });
+  r.head_static = {};
+}
+}  // namespace detail
+
+REMORA_DECL void response::remove_header(std::string_view name) {
+  detail::materialize(*this, name);
+  std::erase_if(headers, [&](auto& h) { return iequals(h.first, name); });
+}
+
+REMORA_DECL void response::clear_headers() {
+  headers.clear();
+  head_block = head_static = {};
+}
+
 REMORA_DECL void response::set_header(std::string_view name, std::string_view value) {
+  detail::materialize(*this, name);
   for (auto& h : headers)
     if (iequals(h.first, name)) { h.second.assign(value); return; }
   headers.emplace_back(std::string(name), std::string(value));
@@ -25,18 +68,13 @@ REMORA_DECL void response::set_header(std::string_view name, std::string_view va
 REMORA_DECL std::string_view response::header(std::string_view name) const noexcept {
   for (auto& h : headers)
     if (iequals(h.first, name)) return h.second;
-  for (std::string_view b = head_block; !b.empty();) {
-    auto eol = b.find("\r\n");
-    auto line = b.substr(0, eol);
-    auto colon = line.find(':');
-    if (colon != std::string_view::npos && iequals(line.substr(0, colon), name)) {
-      auto v = line.substr(colon + 1);
-      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-      return v;
-    }
-    if (eol == std::string_view::npos) break;
-    b.remove_prefix(eol + 2);
-  }
+  std::string_view found;
+  auto match = [&](std::string_view n, std::string_view v) {
+    if (!iequals(n, name)) return false;
+    found = v;
+    return true;
+  };
+  if (detail::each_header_line(head_block, match) || detail::each_header_line(head_static, match)) return found;
   return {};
 }
 
@@ -47,7 +85,7 @@ REMORA_DECL void response::error_page(unsigned s) {
   file_offset = file_length = 0;
   tail.clear();
   hold.reset();
-  head_block = body_view = {};
+  head_block = body_view = head_static = {};
   set_header("Content-Type", "text/html");
   body.assign("<html><body><h1>");
   body.append(std::to_string(s)).append(" ").append(status_text(s));
@@ -82,7 +120,7 @@ REMORA_DECL void response::reset() {
   file_offset = file_length = 0;
   tail.clear();
   hold.reset();
-  head_block = body_view = {};
+  head_block = body_view = head_static = {};
   close = false;
   later = nullptr;
   internal_redirect.clear();

@@ -428,10 +428,11 @@ inline void push_page_args(lua_State* L, app& a, page_entry& e, const std::strin
   lua_rawgeti(L, LUA_REGISTRYINDEX, a.app_ref);
 }
 
-inline void default_headers(http::response& res) {
-  res.set_header("Content-Type", "text/html; charset=utf-8");
-  res.set_header("Cache-Control", "no-store, no-cache, must-revalidate, max-age=0");
-}
+inline constexpr std::string_view page_defaults =
+    "Content-Type: text/html; charset=utf-8\r\n"
+    "Cache-Control: no-store, no-cache, must-revalidate, max-age=0\r\n";
+
+inline void default_headers(http::response& res) { res.head_static = page_defaults; }
 
 // The answer for a Lua error: a 500 with the message and traceback (JSON for an XHR), or,
 // once the headers are gone, the text in red at the end of the page. On the console too.
@@ -448,7 +449,7 @@ inline void lua_error_answer(call& c, std::string_view trace) {
     return;
   }
   c.res->status = 500;
-  c.res->headers.clear();
+  c.res->clear_headers();
   c.res->set_header("Cache-Control", "no-store, no-cache, must-revalidate, max-age=0");
   if (http::iequals(c.req->header("X-Requested-With"), "XMLHttpRequest")) {
     c.res->set_header("Content-Type", "application/json");

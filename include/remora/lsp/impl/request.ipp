@@ -355,10 +355,6 @@ inline int r_getstatus(lua_State* L) {
   return 1;
 }
 
-inline void remove_header(http::response& res, std::string_view name) {
-  std::erase_if(res.headers, [&](auto& h) { return http::iequals(h.first, name); });
-}
-
 // setheader(name [, value]): replaces a header of that name; nil removes it. Ignored inside
 // an include.
 inline int r_setheader(lua_State* L) {
@@ -371,7 +367,7 @@ inline int r_setheader(lua_State* L) {
                 2, "invalid header name");
   if (c.include_depth > 0) return push_true(L);
   if (lua_isnoneornil(L, 3)) {
-    remove_header(*c.res, n);
+    c.res->remove_header(n);
     return push_true(L);
   }
   std::size_t nv;
@@ -546,7 +542,7 @@ inline int r_reset(lua_State* L) {
   int mode = luaL_checkoption(L, 2, "all", modes);
   c.res->body.clear();
   c.bytes = 0;
-  if (mode != 2) c.res->headers.clear();
+  if (mode != 2) c.res->clear_headers();
   return push_true(L);
 }
 
@@ -604,7 +600,7 @@ inline int r_json(lua_State* L) {
     }
     if (!lua::encode_value(L, lua_gettop(L), out, err)) return luaL_error(L, "JSON encoding failed: %s", err.c_str());
   }
-  c.res->headers.clear();
+  c.res->clear_headers();
   c.res->set_header("Content-Type", "application/json");
   c.res->set_header("Cache-Control", "no-store, no-cache, must-revalidate, max-age=0");
   c.res->body = std::move(out);
@@ -720,7 +716,7 @@ inline int r_checktime(lua_State* L) {
     if (when && *when >= t) {
       c.res->status = 304;
       c.res->body.clear();
-      remove_header(*c.res, "Content-Type");
+      c.res->remove_header("Content-Type");
       abort_page(L);
     }
   }
@@ -764,7 +760,7 @@ inline int r_allow(lua_State* L) {
   }
   if (allowed && !(defaults && c.req->method == "OPTIONS")) return push_true(L);
   if (c.committed) return luaL_error(L, "Error iscommitted");
-  c.res->headers.clear();
+  c.res->clear_headers();
   c.res->set_header("Allow", list);
   c.res->body.clear();
   if (allowed) {  // OPTIONS
@@ -826,7 +822,7 @@ inline int r_setresponse(lua_State* L) {
     c.capture_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   }
   c.capture = mode;
-  c.res->headers.clear();
+  c.res->clear_headers();
   lua::push_object<xrsp_ud>(L, xrsp_tname, xrsp_ud{&c, c.gen, true});
   return 1;
 }
@@ -896,7 +892,7 @@ inline int x_abort(lua_State* L) {
   x.active = false;
   end_capture(L, *c);
   c->res->body.clear();
-  c->res->headers.clear();
+  c->res->clear_headers();
   return push_true(L);
 }
 
@@ -968,7 +964,7 @@ inline int r_deferred(lua_State* L) {
     c.deferred = std::make_shared<deferred_state>();
     c.deferred->res = c.res;
     c.res->status = 200;
-    c.res->headers.clear();
+    c.res->clear_headers();
     c.res->body.clear();
   }
   lua::push_object<deferred_ud>(L, deferred_tname, deferred_ud{c.deferred});

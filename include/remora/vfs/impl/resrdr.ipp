@@ -11,6 +11,7 @@ namespace remora::vfs {
 REMORA_DECL void resrdr::add_header(std::string name, std::string value) {
   headers_block_.append(name).append(": ").append(value).append("\r\n");
   headers_.emplace_back(std::move(name), std::move(value));
+  page_block_ = std::make_shared<const std::string>(headers_block_);
   headers_generation_.fetch_add(1, std::memory_order_relaxed);  // cached header blocks are stale
 }
 
@@ -104,7 +105,15 @@ REMORA_DECL void resrdr::page_put(std::string_view rel, const std::string& name,
 REMORA_DECL bool resrdr::run_page(const http::request& req, const std::string& name, const file_info& info,
                                   http::response& res) {
   if (!pages_ || !pages_(req, name, info, res)) return false;
-  for (auto& [k, v] : headers_) res.set_header(k, v);
+  if (headers_.empty()) return true;
+  bool clash = !res.head_block.empty();  // the page set one of the dir's headers itself?
+  for (auto& [k, v] : headers_) clash = clash || !res.header(k).empty();
+  if (clash) {
+    for (auto& [k, v] : headers_) res.set_header(k, v);
+  } else {  // the usual case: the dir's lines as they are, no copies
+    res.hold = page_block_;
+    res.head_block = *page_block_;
+  }
   return true;
 }
 
