@@ -541,6 +541,19 @@ class LspTest(SharedServerTestCase):
         self.assertEqual(self.get("/edit.lsp").body, b"version2 3")
 
 
+class ExampleAppTest(ServerTestCase):
+    def test_bundled_example_app(self):
+        www = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "www")
+        srv = self.start(apps=["-l::" + www])
+        self.assertIn(b"hello.lsp", srv.get("/").body)
+        r = srv.get("/hello.lsp?name=%3Cb%3EAda")
+        self.assertEqual(r.status, 200)
+        self.assertIn(b"<h1>Hello, &lt;b&gt;Ada</h1>", r.body)
+        cookie = r.header("Set-Cookie").split(";")[0]
+        r = srv.get("/hello.lsp", headers={"Cookie": cookie})
+        self.assertIn(b"served 2 times; you have seen it 2 times", r.body)
+
+
 class LspLimitsTest(ServerTestCase):
     def test_session_flood_beyond_sessioncnt(self):
         app = self.tempdir()
