@@ -137,6 +137,13 @@ print("quiet") x:finalize() print(table.concat(got, "|")) ?>""",
     "tls.lsp": """<?lsp print(request:certificate(), request:cipher(), request:clientcert()) response:redirect2tls() ?>""",
     "methodnames.lsp": """<?lsp local t = {} for k in pairs(getmetatable(request).__index) do t[#t + 1] = k end
 table.sort(t) print(table.concat(t, " ")) ?>""",
+    "upload.lsp": """<?lsp
+local up = ba.create.upload(io)
+up(request, request:data("to") or "uploads", function(env, u) env.started = u:name() end,
+  function(env, u) local d = u:response() d:write("stored ", env.started, " ", tostring(u:multipart())) d:close() end,
+  function(env, u, e) local d = u:response() d:setstatus(500) d:write("failed ", e) d:close() end)
+?>never""",
+    "uploadnoanswer.lsp": """<?lsp ba.create.upload(io)(request, "x.bin", function() end, function() end, function() end) ?>""",
     "deferfixed.lsp": """<?lsp local d = response:deferred() d:setcontentlength(5) d:send("ab") d:send("cde") d:close() ?>""",
 }
 
@@ -498,6 +505,29 @@ class LspTest(SharedServerTestCase):
         self.assertTrue(events.endswith("error Multipart parse error"), events)
         r = self.srv.request("POST", "/mpnotmp.lsp", body="x", headers={"Content-Type": "text/plain"})
         self.assertIn(b"Not multipart", r.body)
+
+    # ---- uploads ----
+    def test_upload_put_and_multipart(self):
+        r = self.srv.request("PUT", "/upload.lsp?to=put.bin", body=b"\x00\x01payload")
+        self.assertEqual((r.status, r.body), (200, b"stored put.bin false"))
+        with open(os.path.join(self.app, "put.bin"), "rb") as f:
+            self.assertEqual(f.read(), b"\x00\x01payload")
+        os.makedirs(os.path.join(self.app, "uploads"), exist_ok=True)
+        r = self.srv.request("POST", "/upload.lsp", body=self.multipart_body(),
+                             headers={"Content-Type": "multipart/form-data; boundary=XyZ"})
+        self.assertEqual((r.status, r.body), (200, b"stored uploads true"))
+        with open(os.path.join(self.app, "uploads", "a.bin"), "rb") as f:
+            self.assertEqual(f.read(), bytes(range(256)) * 40)
+
+    def test_upload_errors(self):
+        r = self.srv.request("PUT", "/upload.lsp?to=nodir/x.bin", body=b"x")
+        self.assertEqual(r.status, 500)
+        self.assertTrue(r.body.startswith(b"failed "), r.body)
+        r = self.srv.request("PUT", "/uploadnoanswer.lsp", body=b"x")
+        self.assertEqual((r.status, r.body), (500, b"No response in Lua callbacks"))
+        r = self.srv.request("GET", "/upload.lsp")
+        self.assertEqual(r.status, 500)
+        self.assertIn(b"Invalid PUT or multipart POST", r.body)
 
     # ---- deferred responses ----
     def test_deferred_answered_by_another_request(self):

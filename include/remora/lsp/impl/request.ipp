@@ -1070,6 +1070,161 @@ inline int d_gc(lua_State* L) {
   return 0;
 }
 
+// ---- uploads (ba.create.upload) ----------------------------------------------------------------
+// ba.create.upload(io [, maxuploads]) -> uploader
+// uploader(request, name, start, complete, error [, env [, noabort]]): a PUT body is stored as
+// `name`; the files of a multipart POST are stored in the directory `name`. start(env, up),
+// complete(env, up) and error(env, up, ecode) run in turn; complete and error must answer
+// with up:response() (a deferred response), else the client gets a 500. The page then ends,
+// unless noabort.
+
+inline constexpr const char* upload_tname = "remora.upload";
+
+struct upload_ud {
+  call* c;
+  std::uint64_t gen;
+  std::string name, url;
+  bool multipart = false, live = true, answered = false;
+};
+
+inline upload_ud& check_upload(lua_State* L) {
+  auto& u = *lua::check_object<upload_ud>(L, 1, upload_tname);
+  if (!u.live || u.gen != u.c->gen || !u.c->valid) luaL_error(L, "expired");
+  return u;
+}
+
+inline int up_url(lua_State* L) {
+  push_sv(L, check_upload(L).url);
+  return 1;
+}
+inline int up_name(lua_State* L) {
+  push_sv(L, check_upload(L).name);
+  return 1;
+}
+inline int up_multipart(lua_State* L) {
+  lua_pushboolean(L, check_upload(L).multipart);
+  return 1;
+}
+inline int up_session(lua_State* L) {
+  auto& u = check_upload(L);
+  session* s = request_session(L, *u.c, false);
+  if (!s) lua_pushboolean(L, 0);
+  else push_session(L, s->id);
+  return 1;
+}
+inline int up_response(lua_State* L) {
+  auto& u = check_upload(L);
+  if (u.answered) return luaL_error(L, "Already in upload mode");
+  u.answered = true;
+  call& c = *u.c;
+  if (!c.deferred) {
+    c.deferred = std::make_shared<deferred_state>();
+    c.deferred->res = c.res;
+    c.res->status = 200;
+    c.res->clear_headers();
+    c.res->body.clear();
+  }
+  lua::push_object<deferred_ud>(L, deferred_tname, deferred_ud{c.deferred});
+  return 1;
+}
+
+// Calls uploader callback at `fn` with (env, up [, ecode]); a Lua error propagates.
+inline void upload_callback(lua_State* L, int fn, int env, int up, const char* ecode) {
+  lua_pushvalue(L, fn);
+  lua_pushvalue(L, env);
+  lua_pushvalue(L, up);
+  if (ecode) lua_pushstring(L, ecode);
+  lua_call(L, ecode ? 3 : 2, 0);
+}
+
+struct upload_writer final : http::multipart_handler {
+  vfs::io* io;
+  std::string dir, error;
+  std::unique_ptr<vfs::file> f;
+  std::vector<std::string> stored;
+  bool on_part_begin(const http::multipart_part& p) override {
+    if (!p.has_filename) return true;
+    std::string base = p.filename.substr(p.filename.find_last_of("/\\") + 1);  // never a path
+    if (base.empty() || base == "." || base == "..") return error = "invalidname", false;
+    std::string name = dir.empty() ? base : dir + "/" + base;
+    f = io->open(name, "w", error);
+    if (!f) return false;
+    stored.push_back(name);
+    return true;
+  }
+  bool on_part_data(std::string_view d) override { return !f || f->write(d.data(), d.size(), error); }
+  bool on_part_end() override {
+    if (f && !f->flush(error)) return false;
+    f.reset();
+    return true;
+  }
+  void on_error(std::string_view m) override {
+    if (error.empty()) error = std::string(m);
+  }
+};
+
+inline int uploader(lua_State* L) {
+  auto io = lua::check_io(L, lua_upvalueindex(1));
+  call& c = live_call(L, 1);
+  std::string name = luaL_checkstring(L, 2);
+  for (int i = 3; i <= 5; ++i) luaL_checktype(L, i, LUA_TFUNCTION);
+  bool noabort = lua_toboolean(L, 7);
+  if (c.include_depth > 0) return luaL_error(L, "Upload within include");
+  bool put = c.req->method == "PUT";
+  auto boundary = http::multipart_boundary(c.req->header("Content-Type"));
+  if (!put && !(c.req->method == "POST" && !boundary.empty())) return luaL_error(L, "Invalid PUT or multipart POST");
+  // env: the given table (or a new one) with __index = _G
+  if (lua_istable(L, 6)) lua_pushvalue(L, 6);
+  else lua_newtable(L);
+  int env = lua_gettop(L);
+  if (!lua_getmetatable(L, env)) {
+    lua_createtable(L, 0, 1);
+    lua_pushglobaltable(L);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, env);
+  } else {
+    lua_pop(L, 1);
+  }
+  auto* u = lua::push_object<upload_ud>(L, upload_tname);
+  int up = lua_gettop(L);
+  u->c = &c;
+  u->gen = c.gen;
+  u->name = name;
+  u->url = origin_of(c) + http::encode_path(c.req->path);
+  u->multipart = !put;
+  upload_callback(L, 3, env, up, nullptr);
+  std::string err;
+  if (put) {
+    auto f = io->open(name, "w", err);
+    if (f && f->write(c.req->body.data(), c.req->body.size(), err) && f->flush(err)) err.clear();
+    else if (err.empty()) err = "ioerror";
+  } else {
+    upload_writer w;
+    w.io = io.get();
+    w.dir = name;
+    std::string b(boundary);
+    http::multipart_parser parser(b, w);
+    if (!parser.feed(c.req->body) || !parser.finish()) err = w.error.empty() ? "ioerror" : w.error;
+  }
+  upload_callback(L, err.empty() ? 4 : 5, env, up, err.empty() ? nullptr : err.c_str());
+  bool answered = u->answered;
+  u->live = false;
+  if (!answered) {  // as BAS: the callbacks must answer
+    c.res->status = 500;
+    c.res->clear_headers();
+    c.res->set_header("Content-Type", "text/plain");
+    c.res->body = "No response in Lua callbacks";
+  }
+  return end_page(L, c, noabort);
+}
+
+inline int ba_create_upload(lua_State* L) {
+  lua::check_io(L, 1);
+  lua_settop(L, 1);
+  lua_pushcclosure(L, uploader, 1);
+  return 1;
+}
+
 // ---- include and forward ---------------------------------------------------------------------
 
 // The app-relative name of `path` seen from page `from` ("a/b.lsp"); a leading '/' is the
@@ -1231,6 +1386,10 @@ REMORA_DECL void open_request_lib(lua_State* L) {
       {"send", detail::d_send},           {"close", detail::d_close},         {"abort", detail::d_close},
       {nullptr, nullptr}};
   lua::define_class<detail::deferred_ud>(L, detail::deferred_tname, deferred_methods);
+  static const luaL_Reg upload_methods[] = {{"url", detail::up_url},         {"name", detail::up_name},
+                                            {"multipart", detail::up_multipart}, {"session", detail::up_session},
+                                            {"response", detail::up_response}, {nullptr, nullptr}};
+  lua::define_class<detail::upload_ud>(L, detail::upload_tname, upload_methods);
   static const luaL_Reg xrsp_methods[] = {{"finalize", detail::x_finalize}, {"abort", detail::x_abort}, {nullptr, nullptr}};
   if (luaL_newmetatable(L, detail::xrsp_tname)) {
     lua_newtable(L);
@@ -1252,6 +1411,15 @@ REMORA_DECL void open_request_lib(lua_State* L) {
     lua_setfield(L, -2, "sessions");
     lua_pushcfunction(L, detail::ba_seterrh);
     lua_setfield(L, -2, "seterrh");
+    if (lua_getfield(L, -1, "create") != LUA_TTABLE) {
+      lua_pop(L, 1);
+      lua_newtable(L);
+      lua_pushvalue(L, -1);
+      lua_setfield(L, -3, "create");
+    }
+    lua_pushcfunction(L, detail::ba_create_upload);
+    lua_setfield(L, -2, "upload");
+    lua_pop(L, 1);
   }
 }
 
