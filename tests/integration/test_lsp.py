@@ -555,6 +555,13 @@ class LspTest(SharedServerTestCase):
         r = self.get("/count.lsp?" + q[:7000])
         self.assertEqual(r.status, 200)
 
+    def test_huge_form_body(self):
+        body = "&".join("k%d=%s" % (i, "v" * 50) for i in range(20000))  # about 1.2 MB
+        r = self.srv.request("POST", "/count.lsp", body=body,
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual((r.status, r.body), (200, b"1024\n"))  # the pair cap
+        self.assertEqual(self.get("/hello.lsp").status, 200)
+
     def test_malformed_escapes_and_invalid_utf8(self):
         r = self.get("/data.lsp?a=%zz&b=%ff%fe&%=x")
         self.assertEqual(r.status, 200)
