@@ -414,3 +414,37 @@ TEST_CASE("response: headers, error pages, redirects") {
   CHECK_FALSE(req.has_header("range"));
   CHECK(req.header("range").empty());
 }
+
+TEST_CASE("response: static header lines are overridden, never sent twice") {
+  using remora::http::response;
+  static constexpr std::string_view defaults = "A-One: 1\r\nB-Two: 2\r\nC-Three: 3\r\n";
+  auto lines = [](const response& r) {
+    std::string all;
+    for (auto& [k, v] : r.headers) all += k + ": " + v + "\r\n";
+    return all + std::string(r.head_block) + std::string(r.head_static);
+  };
+  response r;
+  r.head_static = defaults;
+  CHECK(r.header("b-two") == "2");
+  r.set_header("A-One", "x");  // the first line: cut off, no copies
+  CHECK(r.head_static == "B-Two: 2\r\nC-Three: 3\r\n");
+  CHECK(r.headers.size() == 1);
+  r.remove_header("c-three");  // the last line
+  CHECK(r.head_static == "B-Two: 2\r\n");
+  CHECK(lines(r) == "A-One: x\r\nB-Two: 2\r\n");
+
+  response m;
+  m.head_static = defaults;
+  m.set_header("B-Two", "y");  // a middle line: the block moves into headers
+  CHECK(m.head_static.empty());
+  CHECK(lines(m) == "A-One: 1\r\nB-Two: y\r\nC-Three: 3\r\n");
+  m.set_header("D-Four", "4");
+  m.clear_headers();
+  CHECK(lines(m).empty());
+
+  response e;
+  e.head_static = defaults;
+  e.error_page(404);
+  CHECK(e.head_static.empty());
+  CHECK(e.header("A-One").empty());
+}

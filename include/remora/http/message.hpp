@@ -78,8 +78,8 @@ struct response {
   std::shared_ptr<const void> hold;
   std::string_view head_block, body_view;
   // More complete header lines, in storage that lives for the whole program (defaults such
-  // as an LSP page's). set_header/remove_header of a name found here first move these lines
-  // into `headers`, so a header is never sent twice.
+  // as an LSP page's). set_header/remove_header of a name found here take that line out of
+  // it first, so a header is never sent twice.
   std::string_view head_static;
   bool close = false;  // close the connection after this response
   // Set by a directory that finishes the answer later (an LSP page that streams its output,

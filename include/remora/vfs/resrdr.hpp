@@ -62,7 +62,7 @@ class resrdr : public directory {
     file_info info;
     std::int64_t checked_ms;
   };
-  std::shared_ptr<const page_loc> page_find(std::string_view rel, std::int64_t now);
+  bool page_find(std::string_view rel, std::int64_t now, std::string& name, file_info& info);
   void page_put(std::string_view rel, const std::string& name, const file_info& info, std::int64_t now);
   bool run_page(const http::request& req, const std::string& name, const file_info& info, http::response& res);
   std::shared_ptr<const cached> cache_find(const std::string& name);
@@ -80,7 +80,11 @@ class resrdr : public directory {
   std::unordered_map<std::string, std::shared_ptr<const cached>> cache_;
   std::size_t cache_size_ = 0;
   std::mutex page_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<const page_loc>> page_locs_;
+  struct string_hash {  // lookups by string_view, without making a string
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, page_loc, string_hash, std::equal_to<>> page_locs_;
 };
 
 // A resource reader over a directory on disk (a resrdr over a disk_io). Throws

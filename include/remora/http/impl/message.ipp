@@ -36,10 +36,24 @@ bool each_header_line(std::string_view b, F&& f) {
   return false;
 }
 
-// Moves the lines of head_static into headers when `name` is one of them.
+// Takes `name` out of head_static: its first or last line is simply cut off (the block is
+// static storage); a line in the middle moves the whole block into headers.
 inline void materialize(response& r, std::string_view name) {
   if (r.head_static.empty()) return;
-  if (!each_header_line(r.head_static, [&](std::string_view n, std::string_view) { return iequals(n, name); })) return;
+  std::size_t start = 0, end = 0, at = 0;
+  bool found = each_header_line(r.head_static, [&](std::string_view n, std::string_view v) {
+    std::size_t line_end = std::size_t(v.data() + v.size() - r.head_static.data()) + 2;
+    if (iequals(n, name)) {
+      start = at;
+      end = line_end;
+      return true;
+    }
+    at = line_end;
+    return false;
+  });
+  if (!found) return;
+  if (start == 0) return r.head_static.remove_prefix(end);
+  if (end == r.head_static.size()) return r.head_static.remove_suffix(end - start);
   each_header_line(r.head_static, [&](std::string_view n, std::string_view v) {
     r.headers.emplace_back(std::string(n), std::string(v));
     return false;

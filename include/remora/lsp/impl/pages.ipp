@@ -37,7 +37,8 @@ struct cookie_data {
 // and a registry ref keep it alive until the page has finished.
 struct call {
   lua::host* h = nullptr;
-  std::shared_ptr<app> a;
+  app* a = nullptr;                // the page's app: alive while the page runs synchronously,
+  std::shared_ptr<app> a_keep;     // and kept alive by this once it goes asynchronous
   const http::request* req = nullptr;
   http::response* res = nullptr;
   std::shared_ptr<http::channel> ch;  // once the answer went asynchronous
@@ -141,7 +142,7 @@ inline call* acquire_call(lua::host& h) {
 
 inline void release_call(lua::host& h, call* c) {
   auto& pool = *static_cast<call_pool*>(h.lsp_state.get());
-  c->a.reset();
+  c->a_keep.reset();
   c->ch.reset();
   ++c->gen;  // every request object of it has expired
   pool.idle.push_back(c);
@@ -160,9 +161,10 @@ struct slice_state {
 };
 inline slice_state slice;
 
-inline std::int64_t mono_ms() noexcept {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+inline std::int64_t mono_ms() noexcept {  // coarse: the watchdog works in tens of ms
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
 inline void slice_hook(lua_State* L, lua_Debug* ar) {
@@ -394,6 +396,7 @@ inline void emit_cookies(call& c);
 inline void leave_session(lua_State* L, call& c);
 
 inline const char cmdenv_meta_key = 0;
+inline const char request_meta_key = 0;  // the request metatable, by a light key (no string lookup)
 
 // Pushes a new cmdEnv for the request object at `req`.
 inline void push_cmdenv(lua_State* L, int req) {
@@ -611,10 +614,11 @@ inline bool serve(const std::shared_ptr<app>& ap, const http::request& req, std:
   call* c = acquire_call(h);
   auto* u = static_cast<req_ud*>(lua_newuserdatauv(L, sizeof(req_ud), 1));
   *u = req_ud{c, c->gen};
-  luaL_setmetatable(L, request_tname);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &request_meta_key);
+  lua_setmetatable(L, -2);
   int req_idx = lua_gettop(L);
   c->h = &h;
-  c->a = ap;
+  c->a = ap.get();
   c->req = &req;
   c->res = &res;
   c->page = name;
@@ -633,6 +637,7 @@ inline bool serve(const std::shared_ptr<app>& ap, const http::request& req, std:
   if (done) release_call(h, c);
   h.unlock();
   if (deferred) res.later = [deferred](std::shared_ptr<http::channel> ch) { deferred->attach(std::move(ch)); };
+  if (!done) c->a_keep = ap;
   if (!done) res.later = [c](std::shared_ptr<http::channel> ch) {
     c->ch = std::move(ch);
     wait_for(c);

@@ -1378,7 +1378,7 @@ REMORA_DECL void open_request_lib(lua_State* L) {
     lua_pushcfunction(L, detail::r_tostring);
     lua_setfield(L, -2, "__tostring");
   }
-  lua_pop(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &detail::request_meta_key);
   *static_cast<void**>(lua_getextraspace(L)) = nullptr;  // no page runs on the main thread
   static const luaL_Reg deferred_methods[] = {
       {"valid", detail::d_valid},         {"setstatus", detail::d_setstatus}, {"setheader", detail::d_setheader},

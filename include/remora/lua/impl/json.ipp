@@ -738,7 +738,10 @@ inline bool decode_into(lua_State* L, std::string_view text, int frames, int nul
 // ---- Lua functions ----------------------------------------------------------------------------
 
 inline int l_encode(lua_State* L) {
-  std::string out, err;
+  thread_local std::string out;  // reused: encoding a small value allocates nothing
+  std::string err;
+  out.clear();
+  if (out.capacity() > 65536) out.shrink_to_fit();
   if (!encode_value(L, 1, out, err)) return fail(L, err.c_str());
   lua_pushlstring(L, out.data(), out.size());
   return 1;

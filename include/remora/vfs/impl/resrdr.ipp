@@ -32,6 +32,14 @@ REMORA_DECL std::string gzip_trailer(std::uint32_t crc32, std::uint64_t size) {
 }
 
 namespace detail {
+// Milliseconds of a coarse monotonic clock (a few ms resolution, and cheaper to read): good
+// enough for once-a-second revalidation.
+inline std::int64_t coarse_ms() noexcept {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
 inline bool hidden_segment(std::string_view rel) noexcept {
   for (std::size_t i = 0; i < rel.size();) {
     if (rel[i] == '.') return true;
@@ -84,22 +92,24 @@ inline bool select_range(const http::request& req, std::uint64_t size, std::stri
 }
 }  // namespace detail
 
-REMORA_DECL std::shared_ptr<const resrdr::page_loc> resrdr::page_find(std::string_view rel, std::int64_t now) {
+REMORA_DECL bool resrdr::page_find(std::string_view rel, std::int64_t now, std::string& name, file_info& info) {
   std::lock_guard lock(page_mutex_);
-  auto it = page_locs_.find(std::string(rel));
-  if (it == page_locs_.end()) return nullptr;
-  if (now - it->second->checked_ms >= 1000) {
+  auto it = page_locs_.find(rel);
+  if (it == page_locs_.end()) return false;
+  if (now - it->second.checked_ms >= 1000) {
     page_locs_.erase(it);
-    return nullptr;
+    return false;
   }
-  return it->second;
+  name = it->second.name;
+  info = it->second.info;
+  return true;
 }
 
 REMORA_DECL void resrdr::page_put(std::string_view rel, const std::string& name, const file_info& info,
                                   std::int64_t now) {
   std::lock_guard lock(page_mutex_);
   if (page_locs_.size() >= 4096) page_locs_.clear();
-  page_locs_[std::string(rel)] = std::make_shared<const page_loc>(page_loc{name, info, now});
+  page_locs_.insert_or_assign(std::string(rel), page_loc{name, info, now});
 }
 
 REMORA_DECL bool resrdr::run_page(const http::request& req, const std::string& name, const file_info& info,
@@ -121,9 +131,10 @@ REMORA_DECL bool resrdr::service(const http::request& req, std::string_view rel,
   if (detail::hidden_segment(rel)) return false;
   std::int64_t now_ms = 0;
   if (pages_) {  // a page found within the last second
-    using namespace std::chrono;
-    now_ms = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-    if (auto loc = page_find(rel, now_ms)) return run_page(req, loc->name, loc->info, res);
+    now_ms = detail::coarse_ms();
+    std::string name;
+    file_info info;
+    if (page_find(rel, now_ms, name, info)) return run_page(req, name, info, res);
   }
   if (!rel.empty() && rel.back() != '/' && req.is_get_or_head()) {  // the fast path: a cached file
     if (auto c = cache_find(std::string(rel))) {
@@ -181,7 +192,7 @@ REMORA_DECL std::shared_ptr<const resrdr::cached> resrdr::cache_find(const std::
     c = it->second;
   }
   using namespace std::chrono;
-  auto now = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  auto now = detail::coarse_ms();
   if (c->generation != headers_generation_.load(std::memory_order_relaxed)) return nullptr;
   if (now - c->checked_ms.load(std::memory_order_relaxed) < 1000) return c;
   file_info i;
@@ -320,7 +331,7 @@ REMORA_DECL bool resrdr::serve_file(const http::request& req, const std::string&
       }
     }
     using namespace std::chrono;
-    c->checked_ms = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+    c->checked_ms = detail::coarse_ms();
     res.headers.clear();
     answer(req, c, res);
     cache_put(name, std::move(c));
