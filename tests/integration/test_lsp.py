@@ -84,11 +84,14 @@ s.count = (s.count or 0) + 1
 print(s.count, s:id(true), type(s:id()), s:maxinactiveinterval(), s:peername(), #ba.sessions() > 0,
       pcall(function() s.id = 1 end))
 ?>""",
+    "shortsession.lsp": """<?lsp local s = request:session(true) print(s:maxinactiveinterval(1), s:maxinactiveinterval(), s:id(true)) ?>""",
+    "sessionbyid.lsp": """<?lsp local s = ba.session(tonumber(request:data("id"))) print(s and s:id(true) or tostring(s)) ?>""",
     "nosession.lsp": """<?lsp print(request:session()) ?>""",
     "endsession.lsp": """<?lsp local s = request:session() print(s and s:terminate()) ?>""",
     "cookie.lsp": """<?lsp
 local c = response:createcookie("plain") c:value("a b;c") c:path("/") c:activate()
-local p = response:createcookie("persist") p:value("1") p:maxage(3600) p:secure(true) p:httponly(true) p:activate()
+local p = response:createcookie("persist") p:value("1") p:maxage(3600) p:secure(true) p:httponly(true)
+p:domain("example.com") p:comment("c") p:activate()
 local q = response:createcookie("notsent") q:value("x")
 local r = request:cookie("incoming")
 print(r and r:value())
@@ -414,6 +417,15 @@ class LspTest(SharedServerTestCase):
         self.assertEqual(self.get("/endsession.lsp", headers=h).body, b"true\n")
         self.assertEqual(self.get("/nosession.lsp", headers=h).body, b"false\n")
 
+    def test_session_expires(self):
+        r = self.get("/shortsession.lsp")
+        old, new, sid = r.body.decode().split()
+        self.assertEqual((old, new), ("1200", "1"))
+        self.assertEqual(self.get("/sessionbyid.lsp?id=%d" % int(sid[:8], 16)).body.decode().strip(), sid)
+        time.sleep(2.2)  # past maxinactiveinterval
+        self.assertEqual(self.get("/nosession.lsp", headers={"Cookie": "z9ZAqJtI=" + sid}).body, b"false\n")
+        self.assertEqual(self.get("/sessionbyid.lsp?id=%d" % int(sid[:8], 16)).body, b"false\n")
+
     def test_forged_session_id(self):
         r = self.get("/nosession.lsp", headers={"Cookie": "z9ZAqJtI=000000010000000000000000"})
         self.assertEqual(r.body, b"false\n")
@@ -465,7 +477,7 @@ class LspTest(SharedServerTestCase):
         cookies = [v for k, v in r.header_list if k.lower() == "set-cookie"]
         self.assertEqual(len(cookies), 2, cookies)
         self.assertEqual(cookies[0], "plain=a%20b%3Bc; path=/")
-        self.assertRegex(cookies[1], r"^persist=1; expires=\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT; secure; HttpOnly$")
+        self.assertRegex(cookies[1], r"^persist=1; domain=example.com; expires=\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT; secure; HttpOnly; comment=c$")
         self.assertEqual(r.body, b"hello there\n")
         r = self.get("/delcookie.lsp", headers={"Cookie": "old=1"})
         self.assertEqual(r.header("Set-Cookie"), "old=1; expires=Thu, 01 Jan 1970 00:00:00 GMT")

@@ -448,3 +448,15 @@ TEST_CASE("response: static header lines are overridden, never sent twice") {
   CHECK(e.head_static.empty());
   CHECK(e.header("A-One").empty());
 }
+
+TEST_CASE("cookie_value") {
+  using remora::http::cookie_value;
+  CHECK(cookie_value("a=1; b=2", "b") == "2");
+  CHECK(cookie_value("a=1;b=2 ", "b") == "2");
+  CHECK(cookie_value("a=\"q v\"; b=2", "a") == "q v");
+  CHECK(cookie_value("aa=1; a=3", "a") == "3");
+  CHECK(cookie_value("a=", "a") == "");
+  CHECK_FALSE(cookie_value("a=1; b", "b"));
+  CHECK_FALSE(cookie_value("", "a"));
+  CHECK_FALSE(cookie_value("xa=1", "a"));
+}

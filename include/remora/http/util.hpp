@@ -19,6 +19,10 @@ std::string format_date(std::time_t t);
 // Accepts IMF-fixdate, RFC 850 and asctime forms; nullopt for anything else.
 std::optional<std::time_t> parse_date(std::string_view s) noexcept;
 
+// The value of cookie `name` in one Cookie header value ("a=1; b=2"), still escaped and
+// without surrounding quotes; nullopt when the header does not name it.
+std::optional<std::string_view> cookie_value(std::string_view header, std::string_view name) noexcept;
+
 enum class target_status { ok, bad_request, not_found };
 
 // Turns a request target (origin-form or absolute-form) into a decoded absolute path with

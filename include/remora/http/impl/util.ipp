@@ -134,6 +134,24 @@ REMORA_DECL std::optional<std::time_t> parse_date(std::string_view s) noexcept {
   return timegm(&tm);
 }
 
+REMORA_DECL std::optional<std::string_view> cookie_value(std::string_view v, std::string_view name) noexcept {
+  while (!v.empty()) {
+    auto semi = v.find(';');
+    auto part = v.substr(0, semi);
+    while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
+    auto eq = part.find('=');
+    if (eq != std::string_view::npos && part.substr(0, eq) == name) {
+      auto val = part.substr(eq + 1);
+      while (!val.empty() && (val.back() == ' ' || val.back() == '\t')) val.remove_suffix(1);
+      if (val.size() >= 2 && val.front() == '"' && val.back() == '"') val = val.substr(1, val.size() - 2);
+      return val;
+    }
+    if (semi == std::string_view::npos) break;
+    v.remove_prefix(semi + 1);
+  }
+  return std::nullopt;
+}
+
 REMORA_DECL std::string encode_path(std::string_view path) {
   static constexpr char hex[] = "0123456789ABCDEF";
   std::string out;

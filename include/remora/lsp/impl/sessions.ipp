@@ -66,24 +66,9 @@ struct cookie_ud {
 
 // The value of cookie `name` in the request's Cookie headers (still escaped); nullopt if absent.
 inline std::optional<std::string_view> request_cookie(const http::request& req, std::string_view name) {
-  for (auto& h : req.headers) {
-    if (!http::iequals(h.name, "Cookie")) continue;
-    std::string_view v = h.value;
-    while (!v.empty()) {
-      auto semi = v.find(';');
-      auto part = v.substr(0, semi);
-      while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-      auto eq = part.find('=');
-      if (eq != std::string_view::npos && part.substr(0, eq) == name) {
-        auto val = part.substr(eq + 1);
-        while (!val.empty() && val.back() == ' ') val.remove_suffix(1);
-        if (val.size() >= 2 && val.front() == '"' && val.back() == '"') val = val.substr(1, val.size() - 2);
-        return val;
-      }
-      if (semi == std::string_view::npos) break;
-      v.remove_prefix(semi + 1);
-    }
-  }
+  for (auto& h : req.headers)
+    if (http::iequals(h.name, "Cookie"))
+      if (auto v = http::cookie_value(h.value, name)) return v;
   return std::nullopt;
 }
 
