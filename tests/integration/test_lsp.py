@@ -13,7 +13,22 @@ import time
 from harness import SharedServerTestCase, Server, ServerTestCase, main, write_file
 
 PAGES = {
-    ".preload": "foo = 'from preload'\n",
+    ".preload": """foo = 'from preload'
+local api = ba.create.dir("api")
+api:setfunc(function(_ENV, rel)
+  if rel == "skip" then return false end
+  if rel == "boom" then error("dir function failed") end
+  response:json{rel = rel, method = request:method(), base = api:baseuri()}
+end)
+dir:insert(api)
+local top = ba.create.dir("top", 5)
+top:setfunc(function(_ENV, rel) print("top:" .. rel, request:uri()) end)
+top:insert()
+apidir = api
+""",
+    "api/skip": "static behind the function dir",
+    "mkdir.lsp": """<?lsp local d = ba.create.dir("dyn") d:setfunc(function(_ENV, rel) print("dyn " .. rel) end)
+d:insert() app.dyn = d print("mounted") ?>""",
     "hello.lsp": "<?lsp page.n = (page.n or 0) + 1 ?>Hello <?lsp= page.n ?>\n",
     "model.lsp": """<?lsp
 print(tostring(foo), app.foo, request == response, io:resourcetype(), pathname,
@@ -170,6 +185,22 @@ class LspTest(SharedServerTestCase):
 
     def get(self, path, headers=None, **kw):
         return self.srv.get(path, headers=headers, **kw)
+
+    # ---- directory functions (ba.create.dir) ----
+    def test_dir_function(self):
+        r = self.get("/api/items/1")
+        self.assertEqual(r.header("Content-Type"), "application/json")
+        self.assertEqual(json.loads(r.body), {"rel": "items/1", "method": "GET", "base": "/api/"})
+        self.assertEqual(self.get("/api/skip").body, b"static behind the function dir")  # returned false
+        r = self.get("/api/boom")
+        self.assertEqual(r.status, 500)
+        self.assertIn(b"dir function failed", r.body)
+        self.assertEqual(self.get("/top/a/b").body, b"top:a/b\t/top/a/b\n")
+        self.assertEqual(self.get("/top").status, 302)
+
+    def test_page_changes_the_tree_while_served(self):
+        self.assertEqual(self.get("/mkdir.lsp").body, b"mounted\n")  # no deadlock on the tree
+        self.assertEqual(self.get("/dyn/x").body, b"dyn x\n")
 
     # ---- the page model ----
     def test_every_reference_method_exists(self):

@@ -22,6 +22,30 @@ def run(script, args=None, cwd=None):
 
 
 class ScriptTest(unittest.TestCase):
+    def test_ba_exec(self):
+        code, out, err = run("""
+local o, s = ba.exec("echo hi; echo there >&2")
+io.write(o, "|", s, "|")
+local a, b, c = ba.exec("echo failing; exit 3")
+io.write(tostring(a), "|", b, "|", c)
+""")
+        self.assertEqual((code, out), (0, "hi\nthere\n|0|nil|768|failing\n"), err)
+
+    def test_ba_loadfile(self):
+        code, out, err = run("""
+local home = ba.openio("home")
+local f = home:open("m.lua", "w") f:write("return x or 'no x'") f:close()
+local fn = assert(ba.loadfile("m.lua", home, {x = "from env"}))
+io.write(fn(), "|")
+io.write(assert(ba.loadfile("m.lua", home))(), "|")
+local bad, msg = ba.loadfile("none.lua", home)
+io.write(tostring(bad), "|", msg, "|")
+io.write(type(ba.loadfile(".config")), "|")  -- the resource zip by default
+f = home:open("bad.lua", "w") f:write("x = = 1") f:close()
+io.write(tostring(select(2, ba.loadfile("bad.lua", home)):match("bad.lua:1:") ~= nil))
+""")
+        self.assertEqual((code, out), (0, "from env|no x|nil|cannot open none.lua: notfound |function|true"), err)
+
     def test_exit_status_and_channels(self):
         code, out, err = run('#!/usr/bin/env remora\nprint("to", "stderr")\nio.write("to stdout")\nreturn 7\n')
         self.assertEqual(code, 7)

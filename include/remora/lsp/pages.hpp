@@ -33,6 +33,11 @@ void enable(lua::host& h, vfs::resrdr& dir, std::string prefix, int app_ref, int
 // Turns it off again: .lsp files are not served.
 void disable(vfs::resrdr& dir);
 
+// Runs the Lua function at registry ref `fn_ref` for a request, as a directory function
+// (ba.create.dir's setfunc): called as fn(cmdEnv, rel) like a page, with the same scheduling.
+// False when it returned false having sent nothing: the directory falls through.
+bool run_function(lua::host& h, int fn_ref, const http::request& req, std::string_view rel, http::response& res);
+
 // Installs the request/response, session and cookie classes, and ba.session/ba.sessions
 // into the table at the top of the stack (the `ba` table; called by open_runtime).
 void open_request_lib(lua_State* L);

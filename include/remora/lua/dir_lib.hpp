@@ -1,8 +1,12 @@
 // Directory objects for Lua: ba.create.resrdr (BAS's resource reader, the base of every
-// Mako app) and its methods.
+// Mako app), ba.create.dir (requests answered by a Lua function), and their methods.
 //
 //   ba.create.resrdr([name,] [prio,] io) -> dir   name nil or "" for the root ("/")
+//   ba.create.dir([name,] [prio])        -> dir   its requests go to dir:setfunc(f)
 //   dir:insert()        mount at its base URI (again after unlink)
+//   dir:insert(child)   mount child below this dir (this dir's URI plus the child's name)
+//   dir:setfunc(f)      f(_ENV, relpath) answers like a page; returning false passes it on
+//   dir:p403([url])     the page for denied access (kept for the authenticators)
 //   dir:unlink()        unmount; true when it was mounted
 //   dir:baseuri()       "/" or "/name/"
 //   dir:name()          the name, nil for the root

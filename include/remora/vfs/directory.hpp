@@ -9,7 +9,7 @@
 #include <remora/http/message.hpp>
 
 #include <memory>
-#include <shared_mutex>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,8 +42,11 @@ class tree {
     unsigned long seq;
     std::shared_ptr<directory> dir;
   };
-  mutable std::shared_mutex mutex_;  // mounts change rarely; requests only read
-  std::vector<mount> mounts_;        // sorted: longer prefix, higher priority, older first
+  // Mounts change rarely: a change makes a new sorted list (longer prefix, higher priority,
+  // older first); a request walks the list it found, without holding the lock, so a directory
+  // may change the tree while it serves (an LSP page that inserts a dir or loads an app).
+  mutable std::mutex mutex_;
+  std::shared_ptr<const std::vector<mount>> mounts_ = std::make_shared<const std::vector<mount>>();
   unsigned long seq_ = 0;
 };
 

@@ -56,6 +56,7 @@ struct call {
   std::uint32_t session_id = 0;             // the session this request holds
   std::uint64_t gen = 0;                    // which request of this (reused) object
   std::shared_ptr<struct deferred_state> deferred;  // response:deferred() was called
+  bool declined = false;  // a directory function returned false
   int capture = 0;  // response:setresponse(): 0 none, 1 raw deflate, 2 zlib, 3 a filter function
   int capture_ref = LUA_NOREF;
 };
@@ -517,6 +518,8 @@ inline bool step(call& c, int nargs) {
   int nres = 0;
   int st = lua_resume(c.co, h.L, nargs, &nres);
   slice.co.store(nullptr, std::memory_order_release);
+  // Finished, the coroutine holds the request object (index 1) and the function's results.
+  if (st == LUA_OK) c.declined = lua_gettop(c.co) >= 2 && lua_isboolean(c.co, 2) && !lua_toboolean(c.co, 2);
   if (st == LUA_YIELD) {
     lua_pop(c.co, nres);
     if (c.pending == call::wait::none) c.pending = call::wait::slice;  // a stray coroutine.yield
@@ -594,13 +597,61 @@ inline void wait_for(call* c) {
   }
 }
 
+// A call for a request (VM lock held): the request object is pushed on L, and a pooled
+// coroutine made ready for it.
+inline call* begin_call(lua::host& h, app* a, const http::request& req, http::response& res, std::string_view page) {
+  lua_State* L = h.L;
+  call* c = acquire_call(h);
+  auto* u = static_cast<req_ud*>(lua_newuserdatauv(L, sizeof(req_ud), 1));
+  *u = req_ud{c, c->gen};
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &request_meta_key);
+  lua_setmetatable(L, -2);
+  c->h = &h;
+  c->a = a;
+  c->req = &req;
+  c->res = &res;
+  c->page = page;
+  default_headers(res);
+  c->co = acquire_thread(h, c->co_ref);
+  call_of(c->co) = c;
+  return c;
+}
+
+// Runs the call whose request object, function and `nargs` arguments are the top of L (the
+// cmdEnv first among the arguments), until it ends or waits; unlocks the VM. False when the
+// function ended by returning false with nothing sent (the directory falls through).
+inline bool run_call(lua::host& h, call* c, int nargs, std::shared_ptr<app> keep, http::response& res, bool may_decline) {
+  lua_State* L = h.L;
+  int req_idx = lua_gettop(L) - nargs - 1;
+  lua_pushvalue(L, req_idx + 2);  // cmdEnv: request:env()
+  lua_setiuservalue(L, req_idx, 1);
+  lua_xmove(L, c->co, nargs + 2);  // the request object stays under the function: kept alive
+  bool done = step(*c, nargs);
+  bool declined = done && may_decline && c->declined && !c->committed && !c->deferred;
+  auto deferred = done ? c->deferred : nullptr;
+  if (done) release_call(h, c);
+  h.unlock();
+  if (declined) {
+    res.reset();
+    return false;
+  }
+  if (deferred) res.later = [deferred](std::shared_ptr<http::channel> ch) { deferred->attach(std::move(ch)); };
+  if (!done) {
+    c->a_keep = std::move(keep);
+    res.later = [c](std::shared_ptr<http::channel> ch) {
+      c->ch = std::move(ch);
+      wait_for(c);
+    };
+  }
+  return true;
+}
+
 inline bool serve(const std::shared_ptr<app>& ap, const http::request& req, std::string_view page,
                   const vfs::file_info& info, http::response& res) {
   app& a = *ap;
   lua::host& h = *a.h;
   h.lock();
   lua_State* L = h.L;
-  int top = lua_gettop(L);
   std::string name(page), err;
   page_entry* e = load_page(L, a, name, info, err);
   if (!e) {
@@ -611,41 +662,27 @@ inline bool serve(const std::shared_ptr<app>& ap, const http::request& req, std:
     res.body = "\n\n-------- Lua error:\n" + err;
     return true;
   }
-  call* c = acquire_call(h);
-  auto* u = static_cast<req_ud*>(lua_newuserdatauv(L, sizeof(req_ud), 1));
-  *u = req_ud{c, c->gen};
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &request_meta_key);
-  lua_setmetatable(L, -2);
+  lua_pop(L, 1);
+  call* c = begin_call(h, &a, req, res, name);
   int req_idx = lua_gettop(L);
-  c->h = &h;
-  c->a = ap.get();
-  c->req = &req;
-  c->res = &res;
-  c->page = name;
-  default_headers(res);
-  c->co = acquire_thread(h, c->co_ref);
-  call_of(c->co) = c;
-  lua_pushvalue(L, req_idx);      // under the function on the coroutine's stack: kept alive
-  lua_pushvalue(L, req_idx - 1);  // the function
+  lua_rawgeti(L, LUA_REGISTRYINDEX, e->fn_ref);
   push_page_args(L, a, *e, name, req_idx);
-  lua_pushvalue(L, -5);  // cmdEnv: request:env()
-  lua_setiuservalue(L, req_idx, 1);
-  lua_xmove(L, c->co, 7);
-  lua_settop(L, top);
-  bool done = step(*c, 5);
-  auto deferred = done ? c->deferred : nullptr;
-  if (done) release_call(h, c);
-  h.unlock();
-  if (deferred) res.later = [deferred](std::shared_ptr<http::channel> ch) { deferred->attach(std::move(ch)); };
-  if (!done) c->a_keep = ap;
-  if (!done) res.later = [c](std::shared_ptr<http::channel> ch) {
-    c->ch = std::move(ch);
-    wait_for(c);
-  };
-  return true;
+  return run_call(h, c, 5, ap, res, false);  // unlocks; L's stack is back at `top`
 }
 
 }  // namespace detail
+
+REMORA_DECL bool run_function(lua::host& h, int fn_ref, const http::request& req, std::string_view rel,
+                              http::response& res) {
+  h.lock();
+  lua_State* L = h.L;
+  detail::call* c = detail::begin_call(h, nullptr, req, res, rel);
+  int req_idx = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
+  detail::push_cmdenv(L, req_idx);
+  lua_pushlstring(L, rel.data(), rel.size());
+  return detail::run_call(h, c, 2, nullptr, res, true);  // unlocks; L's stack is back at `top`
+}
 
 REMORA_DECL void enable(lua::host& h, vfs::resrdr& dir, std::string prefix, int app_ref, int io_ref) {
   auto a = std::make_shared<detail::app>();

@@ -1264,6 +1264,7 @@ inline int run_other(lua_State* L, bool forward) {
   bool noabort = lua_toboolean(L, 3);
   std::string name;
   if (forward && c.committed) return luaL_error(L, "Error iscommitted: %s", path);
+  if (!c.a) return luaL_error(L, "Error pagenotfound: %s", path);  // a directory function has no app
   if (!resolve(*c.a, c.page, std::string_view(path, n), name)) return luaL_error(L, "Error pagenotfound: %s", path);
   if (forward ? c.forward_depth >= 10 : c.include_depth >= 10)
     return luaL_error(L, forward ? "Error toomanyforwards: %s" : "Error toomanyincludes: %s", path);

@@ -6,7 +6,10 @@
 #include <remora/lua/json.hpp>
 #include <remora/lua/runtime.hpp>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -78,6 +81,70 @@ inline int lua_parselsp(lua_State* L) {
   return 1;
 }
 
+// ba.loadfile(name [, io] [, env]) -> function | nil, message: compiles `name` from `io` (the
+// resource zip by default) without running it; `env` becomes its _ENV.
+inline int ba_loadfile(lua_State* L) {
+  auto* reg = static_cast<io_registry*>(lua_touserdata(L, lua_upvalueindex(1)));
+  std::string name = luaL_checkstring(L, 1);
+  int env = 2;
+  std::shared_ptr<vfs::io> io;
+  if (lua_type(L, 2) == LUA_TUSERDATA) {
+    io = check_io(L, 2);
+    env = 3;
+  } else if (auto it = reg->named.find("vm"); it != reg->named.end()) {
+    io = it->second;
+  }
+  bool has_env = !lua_isnone(L, env);  // before the chunk is pushed
+  if (has_env) luaL_checktype(L, env, LUA_TTABLE);
+  std::string text, err;
+  auto f = io ? io->open(name, "r", err) : nullptr;
+  if (!f) return fail(L, ("cannot open " + name + ": " + (err.empty() ? "notfound" : err) + " ").c_str());
+  char buf[16384];
+  for (;;) {
+    auto n = f->read(buf, sizeof buf, err);
+    if (n < 0) return fail(L, ("cannot read " + name + ": " + err).c_str());
+    if (n == 0) break;
+    text.append(buf, std::size_t(n));
+  }
+  std::string chunkname = "@" + name;
+  if (luaL_loadbufferx(L, text.data(), text.size(), chunkname.c_str(), "bt") != LUA_OK) {
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  if (has_env) {
+    lua_pushvalue(L, env);
+    if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
+  }
+  return 1;
+}
+
+// ba.exec(command) -> output, 0 | nil, status, output | nil, "popen: ..."
+// The command runs through the shell with stderr joined to stdout; at most 64 KiB of output
+// is kept. It blocks the calling thread until the command ends.
+inline int ba_exec(lua_State* L) {
+  // Mako appends " 2>&1"; the braces make it hold for every command of a list.
+  std::string cmd = "{ " + std::string(luaL_checkstring(L, 1)) + "\n} 2>&1";
+  std::fflush(nullptr);
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return fail(L, (std::string("popen: ") + std::strerror(errno)).c_str());
+  std::string out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+    if (out.size() < 65536) out.append(buf, std::min(n, 65536 - out.size()));
+  int status = ::pclose(p);
+  if (status == 0) {
+    lua_pushlstring(L, out.data(), out.size());
+    lua_pushinteger(L, 0);
+    return 2;
+  }
+  lua_pushnil(L);
+  lua_pushinteger(L, status);
+  lua_pushlstring(L, out.data(), out.size());
+  return 3;
+}
+
 inline int mako_exit(lua_State* L) {
   int code = int(luaL_optinteger(L, 1, 0));
   std::fflush(stdout);
@@ -101,6 +168,11 @@ inline int traceback(lua_State* L) {
 REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info& info) {
   lua_newtable(L);  // ba
   open_io_lib(L, reg);
+  lua_pushlightuserdata(L, &reg);
+  lua_pushcclosure(L, detail::ba_loadfile, 1);
+  lua_setfield(L, -2, "loadfile");
+  lua_pushcfunction(L, detail::ba_exec);
+  lua_setfield(L, -2, "exec");
   open_json_lib(L);
   open_ba_core(L);
   lua_pushcfunction(L, detail::lua_parselsp);

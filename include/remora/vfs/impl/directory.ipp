@@ -20,31 +20,40 @@ namespace remora::vfs {
 REMORA_DECL void tree::insert(std::shared_ptr<directory> dir, std::string prefix, int priority) {
   if (prefix.empty() || prefix.front() != '/') prefix.insert(prefix.begin(), '/');
   if (prefix.back() != '/') prefix.push_back('/');
-  std::unique_lock lock(mutex_);
-  mounts_.push_back(mount{std::move(prefix), priority, seq_++, std::move(dir)});
-  std::stable_sort(mounts_.begin(), mounts_.end(), [](const mount& a, const mount& b) {
+  std::lock_guard lock(mutex_);
+  auto next = std::make_shared<std::vector<mount>>(*mounts_);
+  next->push_back(mount{std::move(prefix), priority, seq_++, std::move(dir)});
+  std::stable_sort(next->begin(), next->end(), [](const mount& a, const mount& b) {
     if (a.prefix.size() != b.prefix.size()) return a.prefix.size() > b.prefix.size();
     if (a.priority != b.priority) return a.priority > b.priority;
     return a.seq < b.seq;
   });
+  mounts_ = std::move(next);
 }
 
 REMORA_DECL bool tree::remove(const directory* dir) {
-  std::unique_lock lock(mutex_);
-  auto n = mounts_.size();
-  std::erase_if(mounts_, [dir](const mount& m) { return m.dir.get() == dir; });
-  return n != mounts_.size();
+  std::lock_guard lock(mutex_);
+  auto next = std::make_shared<std::vector<mount>>(*mounts_);
+  auto n = next->size();
+  std::erase_if(*next, [dir](const mount& m) { return m.dir.get() == dir; });
+  if (n == next->size()) return false;
+  mounts_ = std::move(next);
+  return true;
 }
 
 REMORA_DECL std::size_t tree::size() const {
-  std::shared_lock lock(mutex_);
-  return mounts_.size();
+  std::lock_guard lock(mutex_);
+  return mounts_->size();
 }
 
 REMORA_DECL bool tree::dispatch(const http::request& req, http::response& res) const {
-  std::shared_lock lock(mutex_);
+  std::shared_ptr<const std::vector<mount>> mounts;
+  {
+    std::lock_guard lock(mutex_);
+    mounts = mounts_;
+  }
   const std::string& path = req.path;
-  for (auto& m : mounts_) {
+  for (auto& m : *mounts) {
     if (path.size() + 1 == m.prefix.size() && m.prefix.compare(0, path.size(), path) == 0) {
       std::string loc = http::encode_path(m.prefix);
       if (!req.query.empty()) loc.append("?").append(req.query);
