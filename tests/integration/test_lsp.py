@@ -25,8 +25,16 @@ local top = ba.create.dir("top", 5)
 top:setfunc(function(_ENV, rel) print("top:" .. rel, request:uri()) end)
 top:insert()
 apidir = api
+local secure = ba.create.dir("secure")
+secure:setfunc(function(_ENV, rel) print("never on plain http") end)
+secure:redirect2tls()
+secure:insert()
+local prolog = ba.create.dir()
+prolog:setfunc(function(_ENV, rel) if rel ~= "prolog.txt" then return false end print("from the prolog") end)
+dir:insertprolog(prolog)
 """,
     "api/skip": "static behind the function dir",
+    "prolog.txt": "the file itself",
     "mkdir.lsp": """<?lsp local d = ba.create.dir("dyn") d:setfunc(function(_ENV, rel) print("dyn " .. rel) end)
 d:insert() app.dyn = d print("mounted") ?>""",
     "hello.lsp": "<?lsp page.n = (page.n or 0) + 1 ?>Hello <?lsp= page.n ?>\n",
@@ -197,6 +205,12 @@ class LspTest(SharedServerTestCase):
         self.assertIn(b"dir function failed", r.body)
         self.assertEqual(self.get("/top/a/b").body, b"top:a/b\t/top/a/b\n")
         self.assertEqual(self.get("/top").status, 302)
+
+    def test_redirect2tls_and_insertprolog(self):
+        r = self.get("/secure/x?y=1", headers={"Host": "h.example:8080"})
+        self.assertEqual((r.status, r.header("Location")), (301, "https://h.example/secure/x?y=1"))
+        self.assertEqual(self.get("/prolog.txt").body, b"from the prolog\n")
+        self.assertEqual(self.get("/static.txt").body, b"S")  # the prolog passes the rest on
 
     def test_page_changes_the_tree_while_served(self):
         self.assertEqual(self.get("/mkdir.lsp").body, b"mounted\n")  # no deadlock on the tree

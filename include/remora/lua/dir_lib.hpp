@@ -7,6 +7,8 @@
 //   dir:insert(child)   mount child below this dir (this dir's URI plus the child's name)
 //   dir:setfunc(f)      f(_ENV, relpath) answers like a page; returning false passes it on
 //   dir:p403([url])     the page for denied access (kept for the authenticators)
+//   dir:redirect2tls()  plain-HTTP requests to the dir get a 301 to https
+//   rr:insertprolog(d)  d is searched before the resource reader's own files
 //   dir:unlink()        unmount; true when it was mounted
 //   dir:baseuri()       "/" or "/name/"
 //   dir:name()          the name, nil for the root

@@ -8,6 +8,7 @@
 #include <remora/config.hpp>
 #include <remora/http/message.hpp>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,6 +23,13 @@ class directory {
   // `rel` is the request path below the mount prefix, without a leading '/' ("" for the
   // directory itself). Return true when `res` holds the answer; false to fall through.
   virtual bool service(const http::request& req, std::string_view rel, http::response& res) = 0;
+
+  // dir:redirect2tls(): requests that did not come over TLS get a 301 to the https URL.
+  std::atomic<bool> tls_only{false};
+
+ protected:
+  // For service(): true when the answer is that redirect (tls_only and a plain request).
+  bool redirected_to_tls(const http::request& req, http::response& res) const;
 };
 
 class tree {

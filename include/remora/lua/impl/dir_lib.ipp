@@ -17,6 +17,7 @@ class func_dir final : public vfs::directory {
  public:
   explicit func_dir(lua::host* h) : h_(h) {}
   bool service(const http::request& req, std::string_view rel, http::response& res) override {
+    if (redirected_to_tls(req, res)) return true;
     int f = fn_ref.load(std::memory_order_acquire);
     if (f == LUA_NOREF || !h_) return false;
     return lsp::run_function(*h_, f, req, rel, res);
@@ -172,6 +173,28 @@ inline int dir_setfunc(lua_State* L) {
   return 0;
 }
 
+// dir:redirect2tls([on=true]): plain-HTTP requests to this dir get a 301 to https.
+inline int dir_redirect2tls(lua_State* L) {
+  auto& d = check_dir(L);
+  d.base->tls_only = lua_isnone(L, 2) || lua_toboolean(L, 2);
+  return 0;
+}
+
+// rr:insertprolog(dir): `dir` is searched before the resource reader's own files (mounted at
+// the same URI with a higher priority).
+inline int dir_insertprolog(lua_State* L) {
+  auto& d = check_dir(L);
+  check_resrdr(L);
+  auto& child = check_dir(L, 2);
+  if (&child == &d) return luaL_argerror(L, 2, "a dir cannot hold itself");
+  if (child.inserted) child.tree->remove(child.base.get());
+  child.mounted = d.prefix();
+  child.prio = d.prio + 1;
+  child.tree->insert(child.base, child.mounted, child.prio);
+  child.inserted = true;
+  return 0;
+}
+
 // dir:p403([url]): the page shown when an authorizer denies access (kept for the
 // authenticators); returns the previous one.
 inline int dir_p403(lua_State* L) {
@@ -225,7 +248,8 @@ REMORA_DECL void open_dir_lib(lua_State* L, vfs::tree& tree) {
       {"header", detail::dir_header},       {"maxage", detail::dir_maxage},
       {"io", detail::dir_io},               {"lspfilter", detail::dir_lspfilter},
       {"getapp", detail::dir_getapp},       {"setfunc", detail::dir_setfunc},
-      {"p403", detail::dir_p403},           {nullptr, nullptr}};
+      {"p403", detail::dir_p403},           {"redirect2tls", detail::dir_redirect2tls},
+      {"insertprolog", detail::dir_insertprolog}, {nullptr, nullptr}};
   define_class<detail::dir_ud>(L, dir_tname, methods);
   luaL_getmetatable(L, dir_tname);
   lua_pushcfunction(L, detail::dir_gc);

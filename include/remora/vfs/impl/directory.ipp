@@ -17,6 +17,18 @@
 
 namespace remora::vfs {
 
+REMORA_DECL bool directory::redirected_to_tls(const http::request& req, http::response& res) const {
+  if (!tls_only.load(std::memory_order_relaxed) || req.secure) return false;
+  std::string host(req.header("Host"));
+  if (host.empty()) host = std::string(req.local_ip);
+  if (auto colon = host.rfind(':'); colon != std::string::npos && host.find(']', colon) == std::string::npos)
+    host.resize(colon);  // the http port is not the https one
+  std::string loc = "https://" + host + http::encode_path(req.path);
+  if (!req.query.empty()) loc.append("?").append(req.query);
+  res.redirect(301, loc);
+  return true;
+}
+
 REMORA_DECL void tree::insert(std::shared_ptr<directory> dir, std::string prefix, int priority) {
   if (prefix.empty() || prefix.front() != '/') prefix.insert(prefix.begin(), '/');
   if (prefix.back() != '/') prefix.push_back('/');

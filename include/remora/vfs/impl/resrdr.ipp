@@ -129,6 +129,7 @@ REMORA_DECL bool resrdr::run_page(const http::request& req, const std::string& n
 
 REMORA_DECL bool resrdr::service(const http::request& req, std::string_view rel, http::response& res) {
   if (detail::hidden_segment(rel)) return false;
+  if (redirected_to_tls(req, res)) return true;
   std::int64_t now_ms = 0;
   if (pages_) {  // a page found within the last second
     now_ms = detail::coarse_ms();
