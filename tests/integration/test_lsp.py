@@ -32,8 +32,14 @@ secure:insert()
 local prolog = ba.create.dir()
 prolog:setfunc(function(_ENV, rel) if rel ~= "prolog.txt" then return false end print("from the prolog") end)
 dir:insertprolog(prolog)
+hidden = ba.create.dir("hidden")  -- never inserted: reached through dir:service
+hidden:setfunc(function(_ENV, rel) if rel == "no" then return false end print("hidden:" .. rel) end)
 """,
     "api/skip": "static behind the function dir",
+    "delegate.lsp": """<?lsp local what = request:data("to")
+if what == "func" then print(app.hidden:service(request, "/a/b"), app.hidden:service(request, "no"))
+elseif what == "static" then print(app.dir:service(request, "static.txt"))
+else print(app.dir:service(request, "target.lsp")) end ?>""",
     "prolog.txt": "the file itself",
     "mkdir.lsp": """<?lsp local d = ba.create.dir("dyn") d:setfunc(function(_ENV, rel) print("dyn " .. rel) end)
 d:insert() app.dyn = d print("mounted") ?>""",
@@ -211,6 +217,11 @@ class LspTest(SharedServerTestCase):
         self.assertEqual((r.status, r.header("Location")), (301, "https://h.example/secure/x?y=1"))
         self.assertEqual(self.get("/prolog.txt").body, b"from the prolog\n")
         self.assertEqual(self.get("/static.txt").body, b"S")  # the prolog passes the rest on
+
+    def test_dir_service_delegates(self):
+        self.assertEqual(self.get("/delegate.lsp?to=func").body, b"hidden:a/b\ntrue\tfalse\n")
+        self.assertEqual(self.get("/delegate.lsp?to=static").body, b"Strue\n")
+        self.assertEqual(self.get("/delegate.lsp?to=page").body, b"T:false:/delegate.lsp:truetrue\n")
 
     def test_page_changes_the_tree_while_served(self):
         self.assertEqual(self.get("/mkdir.lsp").body, b"mounted\n")  # no deadlock on the tree

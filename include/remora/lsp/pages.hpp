@@ -38,6 +38,12 @@ void disable(vfs::resrdr& dir);
 // False when it returned false having sent nothing: the directory falls through.
 bool run_function(lua::host& h, int fn_ref, const http::request& req, std::string_view rel, http::response& res);
 
+// dir:service(request, rel): hands the running request to `dir` as if it had been mounted
+// there: its static files, pages and functions answer right away (in the caller's coroutine,
+// so they cannot yield). Returns what the directory's service returned. Called from Lua with
+// the request object at index `req`.
+bool delegate(lua_State* L, int req, vfs::directory& dir, std::string_view rel);
+
 // Installs the request/response, session and cookie classes, and ba.session/ba.sessions
 // into the table at the top of the stack (the `ba` table; called by open_runtime).
 void open_request_lib(lua_State* L);

@@ -9,6 +9,7 @@
 //   dir:p403([url])     the page for denied access (kept for the authenticators)
 //   dir:redirect2tls()  plain-HTTP requests to the dir get a 301 to https
 //   rr:insertprolog(d)  d is searched before the resource reader's own files
+//   dir:service(request, rel)  hands the running request to the dir (its files, pages, function)
 //   dir:unlink()        unmount; true when it was mounted
 //   dir:baseuri()       "/" or "/name/"
 //   dir:name()          the name, nil for the root

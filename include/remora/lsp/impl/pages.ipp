@@ -646,10 +646,37 @@ inline bool run_call(lua::host& h, call* c, int nargs, std::shared_ptr<app> keep
   return true;
 }
 
+// dir:service(request, rel) from a running page or dir function: the directory it delegates
+// to runs its page or function right there, in the caller's coroutine (the VM is held), with
+// the caller's request object, which is at index `req` of L.
+struct inline_service {
+  lua_State* L = nullptr;
+  int req = 0;
+};
+inline thread_local inline_service delegating;
+
+inline bool serve_inline(app& a, std::string_view page, const vfs::file_info& info) {
+  lua_State* L = delegating.L;
+  std::string name(page), err;
+  page_entry* e = load_page(L, a, name, info, err);
+  if (!e) luaL_error(L, "%s", err.c_str());
+  call& c = live_call(L, delegating.req);
+  std::string saved = c.page;
+  app* saved_app = c.a;
+  c.page = name;
+  c.a = &a;
+  push_page_args(L, a, *e, name, delegating.req);
+  lua_call(L, 5, 0);  // an error goes to the page that delegated
+  c.page = std::move(saved);
+  c.a = saved_app;
+  return true;
+}
+
 inline bool serve(const std::shared_ptr<app>& ap, const http::request& req, std::string_view page,
                   const vfs::file_info& info, http::response& res) {
   app& a = *ap;
   lua::host& h = *a.h;
+  if (delegating.L) return serve_inline(a, page, info);
   h.lock();
   lua_State* L = h.L;
   std::string name(page), err;
@@ -674,6 +701,15 @@ inline bool serve(const std::shared_ptr<app>& ap, const http::request& req, std:
 
 REMORA_DECL bool run_function(lua::host& h, int fn_ref, const http::request& req, std::string_view rel,
                               http::response& res) {
+  if (lua_State* L = detail::delegating.L) {  // from dir:service: right here
+    lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
+    detail::push_cmdenv(L, detail::delegating.req);
+    lua_pushlstring(L, rel.data(), rel.size());
+    lua_call(L, 2, 1);
+    bool declined = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return !declined;
+  }
   h.lock();
   lua_State* L = h.L;
   detail::call* c = detail::begin_call(h, nullptr, req, res, rel);
@@ -682,6 +718,24 @@ REMORA_DECL bool run_function(lua::host& h, int fn_ref, const http::request& req
   detail::push_cmdenv(L, req_idx);
   lua_pushlstring(L, rel.data(), rel.size());
   return detail::run_call(h, c, 2, nullptr, res, true);  // unlocks; L's stack is back at `top`
+}
+
+REMORA_DECL bool delegate(lua_State* L, int req, vfs::directory& dir, std::string_view rel) {
+  detail::call& c = detail::live_call(L, req);
+  if (c.committed) luaL_error(L, "Error iscommitted");
+  auto saved = detail::delegating;
+  detail::delegating = {L, lua_absindex(L, req)};
+  struct restore {
+    detail::inline_service s;
+    ~restore() { detail::delegating = s; }  // also when a Lua error unwinds (Lua is C++ here)
+  } r{saved};
+  std::string path(rel);
+  bool answered = dir.service(*c.req, path, *c.res);
+  if (!c.res->body_view.empty()) {  // a cached file: the page may go on writing after it
+    c.res->body.assign(c.res->body_view);
+    c.res->body_view = {};
+  }
+  return answered;
 }
 
 REMORA_DECL void enable(lua::host& h, vfs::resrdr& dir, std::string prefix, int app_ref, int io_ref) {

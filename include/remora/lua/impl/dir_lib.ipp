@@ -45,7 +45,16 @@ struct dir_ud {
   }
 };
 
-inline dir_ud& check_dir(lua_State* L, int idx = 1) { return *check_object<dir_ud>(L, idx, dir_tname); }
+// A dir, or (as BAS accepts) a table whose `dir` field is one.
+inline dir_ud& check_dir(lua_State* L, int idx = 1) {
+  if (lua_istable(L, idx)) {
+    lua_getfield(L, idx, "dir");
+    auto* d = static_cast<dir_ud*>(luaL_testudata(L, -1, dir_tname));
+    lua_pop(L, 1);  // the table keeps the dir alive
+    if (d) return *d;
+  }
+  return *check_object<dir_ud>(L, idx, dir_tname);
+}
 inline vfs::resrdr& check_resrdr(lua_State* L) {
   auto& d = check_dir(L);
   if (!d.dir) luaL_error(L, "not a resource reader");
@@ -96,7 +105,7 @@ inline int create_dir(lua_State* L) {
 // parent (at the parent's URI plus the child's name).
 inline int dir_insert(lua_State* L) {
   auto& d = check_dir(L);
-  if (lua_isuserdata(L, 2)) {
+  if (lua_isuserdata(L, 2) || lua_istable(L, 2)) {
     auto& child = check_dir(L, 2);
     if (&child == &d) return luaL_argerror(L, 2, "a dir cannot hold itself");
     if (child.inserted) child.tree->remove(child.base.get());
@@ -171,6 +180,19 @@ inline int dir_setfunc(lua_State* L) {
   int old = d.fdir->fn_ref.exchange(lua_isnil(L, 2) ? LUA_NOREF : luaL_ref(L, LUA_REGISTRYINDEX));
   (void)old;  // kept: a request may still be running it
   return 0;
+}
+
+// dir:service(request, rel): the running request goes to this dir as if it had been mounted
+// there; true when the dir answered.
+inline int dir_service(lua_State* L) {
+  auto& d = check_dir(L);
+  luaL_checkudata(L, 2, lsp::request_tname);
+  std::size_t n;
+  const char* rel = luaL_checklstring(L, 3, &n);
+  std::string_view r(rel, n);
+  while (!r.empty() && r.front() == '/') r.remove_prefix(1);
+  lua_pushboolean(L, lsp::delegate(L, 2, *d.base, r));
+  return 1;
 }
 
 // dir:redirect2tls([on=true]): plain-HTTP requests to this dir get a 301 to https.
@@ -249,7 +271,8 @@ REMORA_DECL void open_dir_lib(lua_State* L, vfs::tree& tree) {
       {"io", detail::dir_io},               {"lspfilter", detail::dir_lspfilter},
       {"getapp", detail::dir_getapp},       {"setfunc", detail::dir_setfunc},
       {"p403", detail::dir_p403},           {"redirect2tls", detail::dir_redirect2tls},
-      {"insertprolog", detail::dir_insertprolog}, {nullptr, nullptr}};
+      {"insertprolog", detail::dir_insertprolog}, {"service", detail::dir_service},
+      {nullptr, nullptr}};
   define_class<detail::dir_ud>(L, dir_tname, methods);
   luaL_getmetatable(L, dir_tname);
   lua_pushcfunction(L, detail::dir_gc);
