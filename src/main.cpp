@@ -36,8 +36,8 @@ void print_version() {
 #if REMORA_ALLOC_ARENA
   std::printf("arena: %d bytes\n", REMORA_ARENA_SIZE);
 #endif
-  std::printf("features: lua5.4%s%s\n", REMORA_SENDFILE ? " sendfile" : "",
-              REMORA_TLS_BOTAN ? " tls" : "");
+  std::printf("features: lua5.4%s%s%s\n", REMORA_SENDFILE ? " sendfile" : "",
+              REMORA_CRYPTO ? " crypto" : "", REMORA_TLS_BOTAN ? " tls" : "");
 }
 
 // The resource zip, looked for as Mako looks for mako.zip: the directory named by MAKO_ZIP

@@ -18,6 +18,7 @@
 #  define REMORA_ARENA_SIZE 33554432
 #  define REMORA_SENDFILE 1
 #  define REMORA_EMBEDDED_ZIP 0
+#  define REMORA_CRYPTO 0
 #endif
 
 // Header-only mode: every non-template definition (impl/*.ipp) is included inline. A Remora

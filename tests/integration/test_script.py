@@ -21,7 +21,45 @@ def run(script, args=None, cwd=None):
         return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
+def mako_aes(key, data, addlen=True):
+    """Mako's ba.aesencode, computed independently: AES-ECB of the little-endian counter
+    blocks 1, 2, ... from `openssl enc`, XORed with the (length-prefixed, zero-padded) data."""
+    import base64
+    k = key[:32]
+    k = k + bytes((16 if len(k) <= 16 else 32) - len(k))
+    buf = (len(data).to_bytes(4, "big") if addlen else b"") + data
+    buf += bytes(-len(buf) % 16)
+    counters = b"".join(i.to_bytes(16, "little") for i in range(1, len(buf) // 16 + 1))
+    cipher = "-aes-128-ecb" if len(k) == 16 else "-aes-256-ecb"
+    ks = subprocess.run(["openssl", "enc", cipher, "-K", k.hex(), "-nopad"], input=counters,
+                        capture_output=True, check=True).stdout
+    return base64.urlsafe_b64encode(bytes(a ^ b for a, b in zip(buf, ks))).rstrip(b"=").decode()
+
+
 class ScriptTest(unittest.TestCase):
+    def test_ba_aes(self):
+        data = bytes(range(256)) * 3 + b"tail"
+        cases = [(b"0123456789abcdef", b"hello"), (b"short", b""), (b"k" * 20, data), (b"K" * 40, b"x" * 33)]
+        lua = ["local function hex(s) return (s:gsub('.', function(c) return string.format('%02x', c:byte()) end)) end",
+               "local function unhex(h) return (h:gsub('..', function(x) return string.char(tonumber(x, 16)) end)) end"]
+        for key, d in cases:
+            lua.append("do local k, d = unhex('%s'), unhex('%s') local e = ba.aesencode(k, d)"
+                       " io.write(e, ' ', tostring(ba.aesdecode(k, e) == d), ' ', tostring(ba.aesdecode(string.char(k:byte(1) ~ 1) .. k:sub(2), e)), '\\n') end"
+                       % (key.hex(), d.hex()))
+        lua.append("io.write(#ba.aeskey(), ' ', #ba.aeskey(16), ' ', #ba.aeskey(32), ' ', #ba.aeskey(7), ' ', tostring(ba.aeskey() ~= ba.aeskey()), '\\n')")
+        lua.append("io.write(ba.aesencode('0123456789abcdef', 'hello', false), ' ', ba.aesdecode('0123456789abcdef', ba.aesencode('0123456789abcdef', 'hello', false), false):sub(1, 5), ' ', tostring(ba.aesdecode('k', 'not-a-multiple')), '\\n')")
+        code, out, err = run("\n".join(lua) + "\n")
+        self.assertEqual(code, 0, err)
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split()[0], "F_9GG2QKVKsSysWKVErV6Q")  # the known vector
+        for (key, d), line in zip(cases, lines):
+            text, back, wrong = line.split()
+            self.assertEqual(text, mako_aes(key, d))
+            self.assertEqual((back, wrong), ("true", "nil"))
+        self.assertEqual(lines[4], "16 16 32 32 true")
+        text, plain, bad = lines[5].split()
+        self.assertEqual((text, plain, bad), (mako_aes(b"0123456789abcdef", b"hello", False), "hello", "nil"))
+
     def test_ba_exec(self):
         code, out, err = run("""
 local o, s = ba.exec("echo hi; echo there >&2")
