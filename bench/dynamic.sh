@@ -24,38 +24,14 @@
 # Loopback only. All servers are stopped and the temp dir removed on exit, error or Ctrl-C.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-DURATION=${DURATION:-10}
-RUNS=${RUNS:-3}
-WARMUP=${WARMUP:-2}
-CONNS=${CONNS:-50}
-REMORA=${REMORA:-$here/../build/full/remora}
-SERVER_CPU=${SERVER_CPU:-0}
-CLIENT_CPU=${CLIENT_CPU:-1}
-
-log() { printf '%s\n' "$*" >&2; }
-die() { log "dynamic.sh: $*"; exit 1; }
-
-[[ $DURATION =~ ^[0-9]+$ && $DURATION -gt 0 ]] || die "DURATION must be a positive integer"
-[[ $RUNS =~ ^[0-9]+$ && $RUNS -gt 0 && $RUNS -le 99 ]] || die "RUNS must be 1..99"
-[[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be an integer"
+script=dynamic.sh
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # --- packages ----------------------------------------------------------------------------
 # nginx's Lua module (with LuaJIT and lua-resty-core), cjson for LuaJIT and Lua 5.4, and
 # lighttpd's mod_magnet (lighttpd-modules-lua, Lua 5.4). Installed only when missing.
-pkgs=(wrk curl python3 nginx libnginx-mod-http-lua lua-cjson lighttpd lighttpd-modules-lua)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  log "installing: ${missing[*]}"
-  SUDO=""
-  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >&2
-fi
+install_missing wrk curl python3 nginx libnginx-mod-http-lua lua-cjson lighttpd lighttpd-modules-lua
 
 # --- tools -------------------------------------------------------------------------------
 NGINX=$(command -v nginx || true)

@@ -16,17 +16,9 @@
 # Loopback only. Both servers are stopped and the temp dir removed on exit, error or Ctrl-C.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-DURATION=${DURATION:-10}
-RUNS=${RUNS:-3}
-WARMUP=${WARMUP:-2}
-CONNS=${CONNS:-50}
-REMORA=${REMORA:-$here/../build/full/remora}
-SERVER_CPU=${SERVER_CPU:-0}
-CLIENT_CPU=${CLIENT_CPU:-1}
-
-log() { printf '%s\n' "$*" >&2; }
-die() { log "static.sh: $*"; exit 1; }
+script=static.sh
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # --- tools -------------------------------------------------------------------------------
 NGINX=$(command -v nginx || true)
@@ -41,9 +33,6 @@ if ((${#missing[@]})); then
 fi
 for t in curl taskset setsid ss getconf; do command -v "$t" >/dev/null || die "missing $t"; done
 [[ -x $REMORA ]] || die "no Remora binary at $REMORA (build it: ninja -C build/full)"
-[[ $DURATION =~ ^[0-9]+$ && $DURATION -gt 0 ]] || die "DURATION must be a positive integer"
-[[ $RUNS =~ ^[0-9]+$ && $RUNS -gt 0 && $RUNS -le 99 ]] || die "RUNS must be 1..99"
-[[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be an integer"
 TCK=$(getconf CLK_TCK)
 
 # --- temp dir and cleanup ----------------------------------------------------------------
