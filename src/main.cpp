@@ -5,6 +5,8 @@
 #include <remora/vfs/resrdr.hpp>
 #include <remora/vfs/zip_io.hpp>
 
+#include <lua.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -174,6 +176,15 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, ".openports error: %s\n", r.error.c_str());
       return 1;
     }
+    lua_State* L = srv.lua();  // mako.port and ba.serverport: the port that was bound
+    lua_getglobal(L, "mako");
+    lua_pushinteger(L, r.endpoints.front().port());
+    lua_setfield(L, -2, "port");
+    lua_pop(L, 1);
+    lua_getglobal(L, "ba");
+    lua_pushinteger(L, r.endpoints.front().port());
+    lua_setfield(L, -2, "serverport");
+    lua_pop(L, 1);
     for (auto& ep : r.endpoints) {
       std::fprintf(stderr, "Server listening on %s port %u%s%s\n", ep.address().is_v6() ? "IPv6" : "IPv4",
                    unsigned(ep.port()), conf.host.empty() ? "" : ", interface ",

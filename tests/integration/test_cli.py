@@ -2,6 +2,7 @@
 fallback, console report, missing application directories."""
 import os
 import re
+import signal
 import socket
 import tempfile
 import time
@@ -209,10 +210,40 @@ class ConsoleAndAppsTest(ServerTestCase):
         self.assertIn('Loading %s as "f" : failed' % f, srv.output())
         self.assertEqual(srv.get("/f/").status, 404)
 
-    def test_no_apps(self):
+    def test_no_apps_welcome_page(self):
         srv = self.start()
+        self.assertTrue(srv.wait_for("No applications: serving the welcome page"))
         r = srv.get("/")
+        self.assertEqual(r.status, 200)
+        self.assertIn(b"Remora is running", r.body)
+        r = srv.get("/other")
         self.assertEqual((r.status, r.body), (404, NOT_FOUND_BODY))
+
+    def test_mako_functions(self):
+        tmp = self.tempdir()
+        log = os.path.join(tmp, "trace.log")
+        out = os.path.join(tmp, "onexit.txt")
+        write_file(tmp, "app/.preload", """
+mako.onexit(function() local f = _G.io.open(%r, "w") f:write("onexit ran, port ", mako.port) f:close() end)
+local gone = function() error("removed, never runs") end
+mako.onexit(gone) mako.onexit(gone, false)
+print("dos2unix", mako.dos2unix("a/b"), ba.serverport == mako.port)
+""" % out)
+        write_file(tmp, "app/trace.lsp", "<?lsp print(mako.tracefile(%r)) _G.print('now in the file') ?>" % log)
+        srv = Server(apps=["-l::" + os.path.join(tmp, "app")])
+        try:
+            self.assertIn("dos2unix\ta/b\ttrue", srv.output())
+            self.assertEqual(srv.get("/trace.lsp").body, b"true\n")
+            srv.proc.send_signal(signal.SIGTERM)  # its console is the trace file now
+            self.assertEqual(srv.proc.wait(timeout=20), 0)
+        finally:
+            srv.kill()  # waits, and removes its temp dir
+        with open(log) as f:
+            text = f.read()
+        self.assertIn("now in the file", text)
+        self.assertIn("Got SIGTERM; exiting...", text)
+        with open(out) as f:
+            self.assertEqual(f.read(), "onexit ran, port %d" % srv.port)
 
     def test_port_fallback_when_busy(self):
         free = []

@@ -10,6 +10,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+
+#include <fcntl.h>
+#include <unistd.h>
 #include <cstring>
 #include <cstdlib>
 #include <fstream>
@@ -146,6 +149,29 @@ inline int ba_exec(lua_State* L) {
   return 3;
 }
 
+// mako.dos2unix(path): the identity on POSIX (Windows paths are turned around there).
+inline int mako_dos2unix(lua_State* L) {
+  luaL_checkstring(L, 1);
+  lua_settop(L, 1);
+  return 1;
+}
+
+// mako.tracefile(name) -> bool: the trace channel (print, trace, the server's messages) goes
+// to the file `name` (truncated) from now on.
+inline int mako_tracefile(lua_State* L) {
+  const char* name = luaL_checkstring(L, 1);
+  int fd = ::open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  std::fflush(stderr);
+  bool ok = ::dup2(fd, 2) == 2;
+  ::close(fd);
+  lua_pushboolean(L, ok);
+  return 1;
+}
+
 inline int mako_exit(lua_State* L) {
   int code = int(luaL_optinteger(L, 1, 0));
   std::fflush(stdout);
@@ -210,6 +236,10 @@ REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info
   detail::set_string(L, "cwd", info.cwd);
   lua_pushboolean(L, info.daemon);
   lua_setfield(L, -2, "daemon");
+  lua_pushcfunction(L, detail::mako_dos2unix);
+  lua_setfield(L, -2, "dos2unix");
+  lua_pushcfunction(L, detail::mako_tracefile);
+  lua_setfield(L, -2, "tracefile");
   if (!info.daemon) {  // as in Mako: no exit() in daemon mode
     lua_pushcfunction(L, detail::mako_exit);
     lua_setfield(L, -2, "exit");
