@@ -36,6 +36,7 @@ class conn_base {
   virtual ~conn_base() = default;
   virtual void expire() = 0;              // close now (posted to the connection's executor)
   std::atomic<std::int64_t> deadline{0};  // steady-clock ms; 0 = none
+  std::atomic<bool> busy{false};          // a request (its header in) is being read or answered
   std::list<std::weak_ptr<conn_base>>::iterator slot;
 };
 std::int64_t now_ms() noexcept;
@@ -50,6 +51,7 @@ class registry {
   std::size_t size() const;
   void sweep(std::int64_t now);  // expire() every connection whose deadline passed
   void expire_all();
+  void expire_idle();  // those between requests (a graceful stop)
 
  private:
   mutable std::mutex mutex_;
@@ -110,6 +112,8 @@ class basic_server {
   // Runs the loop on the thread policy's threads until stop(); SIGINT/SIGTERM stop it when
   // handle_signals() was called first.
   void run();
+  // A graceful stop: no new connections, idle ones closed, requests being answered finish
+  // (for at most 5 s); then the loops end. A second call stops at once.
   void stop();
   void handle_signals(log_fn on_signal);
 
@@ -126,6 +130,8 @@ class basic_server {
   using acceptor_t = typename P::io::template acceptor<boost::asio::io_context::executor_type>;
   void accept(acceptor_t& a);
   void schedule_sweep();
+  void drain(std::int64_t until);
+  void stop_now();
 
   // With several loop threads each runs its own io_context; a connection lives on one of them
   // for its whole life, so its handlers never overlap and need no strand. workers_[0] is ioc_.
@@ -138,6 +144,7 @@ class basic_server {
   std::shared_ptr<detail::server_state> state_;
   std::vector<std::unique_ptr<acceptor_t>> acceptors_;
   boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer drain_timer_;
   std::unique_ptr<boost::asio::signal_set> signals_;
   lua_State* lua_ = nullptr;
   typename P::thread::mutex vm_mutex_;

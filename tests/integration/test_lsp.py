@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -657,6 +658,48 @@ class ExampleAppTest(ServerTestCase):
         cookie = r.header("Set-Cookie").split(";")[0]
         r = srv.get("/hello.lsp", headers={"Cookie": cookie})
         self.assertIn(b"served 2 times; you have seen it 2 times", r.body)
+
+
+class GracefulStopTest(ServerTestCase):
+    def test_sigterm_lets_answers_finish(self):
+        app = self.tempdir()
+        write_file(app, "slow.lsp", "<?lsp ba.sleep(800) print('finished') ?>")
+        srv = Server(apps=["-l::" + app])
+        try:
+            c = srv.connect()
+            c.send("GET /slow.lsp HTTP/1.1\r\nHost: x\r\n\r\n")
+            idle = srv.connect()  # between requests: closed at once
+            time.sleep(0.2)
+            srv.proc.send_signal(signal.SIGTERM)
+            r = c.read_response()
+            self.assertEqual((r.status, r.body), (200, b"finished\n"))
+            self.assertEqual(r.header("Connection"), "close")
+            self.assertEqual(idle.sock.recv(10), b"")
+            self.assertEqual(srv.proc.wait(timeout=10), 0)
+            c.close()
+            idle.close()
+        finally:
+            srv.kill()
+
+    def test_second_signal_stops_at_once(self):
+        app = self.tempdir()
+        write_file(app, "long.lsp", "<?lsp ba.sleep(30000) print('never') ?>")
+        srv = Server(apps=["-l::" + app])
+        try:
+            c = srv.connect()
+            c.send("GET /long.lsp HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.2)
+            t0 = time.monotonic()
+            srv.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            self.assertIsNone(srv.proc.poll())  # still draining
+            srv.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(srv.proc.wait(timeout=10), 0)
+            self.assertLess(time.monotonic() - t0, 3)
+            self.assertTrue(srv.wait_for(r"Got SIGTERM again; exiting"))
+            c.close()
+        finally:
+            srv.kill()
 
 
 class LspLimitsTest(ServerTestCase):

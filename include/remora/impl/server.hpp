@@ -93,6 +93,7 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
     parser_->header_limit(static_cast<std::uint32_t>(st_->config.reqmaxsz));
     parser_->body_limit(st_->config.reqbodymax);
     in_request_ = header_done_ = false;
+    busy.store(false, std::memory_order_relaxed);
     parse();
   }
 
@@ -110,6 +111,7 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
       if (ec) return fail(ec);
       if (parser_->is_header_done() && !header_done_) {
         header_done_ = true;
+        busy.store(true, std::memory_order_relaxed);  // a graceful stop lets this one finish
         if (!parser_->is_done()) set_deadline(st_->config.iotimeout);  // a body follows
         if (!on_header()) return;
       }
@@ -337,7 +339,7 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
 
   void commit() {
     committed_ = true;
-    keep_ = keep_ && !res_.close;
+    keep_ = keep_ && !res_.close && !st_->stopping.load(std::memory_order_relaxed);
     auto declared = res_.header("Content-Length");
     if (!declared.empty()) {  // the page said how long: sent as it is
       chunked_ = false;
@@ -371,7 +373,7 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
   }
 
   void stream_finish() {
-    if (!committed_) return send(req_.is_head(), keep_ && !res_.close);
+    if (!committed_) return send(req_.is_head(), keep_ && !res_.close && !st_->stopping.load(std::memory_order_relaxed));
     if (!sock_.is_open()) return;
     out_.clear();
     frame_body(out_);
@@ -478,7 +480,8 @@ template<policy_bundle P>
 basic_server<P>::basic_server(server_config cfg)
     : ioc_(1),
       state_(std::make_shared<detail::server_state>()),
-      sweep_timer_(ioc_) {
+      sweep_timer_(ioc_),
+      drain_timer_(ioc_) {
   state_->config = cfg;
   workers_.push_back(&ioc_);
   for (unsigned i = 1; i < P::thread::threads(cfg.threads); ++i) {
@@ -599,7 +602,7 @@ template<policy_bundle P>
 void basic_server<P>::schedule_sweep() {
   sweep_timer_.expires_after(std::chrono::milliseconds(250));
   sweep_timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec || state_->stopping) return;
+    if (ec) return;  // deadlines hold while a stop drains too; stop_now cancels this
     state_->conns.sweep(detail::now_ms());
     schedule_sweep();
   });
@@ -612,6 +615,12 @@ void basic_server<P>::handle_signals(log_fn on_signal) {
     if (ec) return;
     if (on_signal) on_signal(sig == SIGINT ? "SIGINT" : "SIGTERM");
     stop();
+    // A second signal while requests finish: stop at once.
+    signals_->async_wait([this, on_signal](boost::system::error_code ec2, int sig2) {
+      if (ec2) return;
+      if (on_signal) on_signal(std::string(sig2 == SIGINT ? "SIGINT" : "SIGTERM") + " again");
+      stop_now();
+    });
   });
 }
 
@@ -630,10 +639,33 @@ void basic_server<P>::run() {
 template<policy_bundle P>
 void basic_server<P>::stop() {
   boost::asio::post(ioc_, [this] {
+    if (state_->stopping) return stop_now();
+    state_->stopping = true;  // answers from now on close their connection
+    boost::system::error_code ec;
+    for (auto& a : acceptors_) a->close(ec);
+    drain(detail::now_ms() + 5000);
+  });
+}
+
+// Closes the connections between requests until none is left or `until` has passed.
+template<policy_bundle P>
+void basic_server<P>::drain(std::int64_t until) {
+  state_->conns.expire_idle();
+  if (state_->conns.size() == 0 || detail::now_ms() >= until) return stop_now();
+  drain_timer_.expires_after(std::chrono::milliseconds(20));
+  drain_timer_.async_wait([this, until](boost::system::error_code ec) {
+    if (!ec) drain(until);
+  });
+}
+
+template<policy_bundle P>
+void basic_server<P>::stop_now() {
+  boost::asio::post(ioc_, [this] {
     state_->stopping = true;
     boost::system::error_code ec;
     for (auto& a : acceptors_) a->close(ec);
     sweep_timer_.cancel();
+    drain_timer_.cancel();
     if (signals_) signals_->cancel();
     state_->conns.expire_all();
     for (auto* w : workers_) w->stop();

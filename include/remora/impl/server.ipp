@@ -59,6 +59,16 @@ REMORA_DECL void registry::sweep(std::int64_t now) {
   for (auto& c : due) c->expire();
 }
 
+REMORA_DECL void registry::expire_idle() {
+  std::vector<std::shared_ptr<conn_base>> idle;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& w : list_)
+      if (auto c = w.lock(); c && !c->busy.load(std::memory_order_relaxed)) idle.push_back(std::move(c));
+  }
+  for (auto& c : idle) c->expire();
+}
+
 REMORA_DECL void registry::expire_all() {
   std::vector<std::shared_ptr<conn_base>> all;
   {
