@@ -14,7 +14,14 @@
 #include <string>
 #include <system_error>
 
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 
 #if REMORA_EMBEDDED_ZIP
 extern const unsigned char remora_embedded_zip[];
@@ -98,6 +105,46 @@ std::shared_ptr<remora::vfs::io> mount_resource_zip(const std::string& exec_dir,
   }
 #endif
   return nullptr;
+}
+
+// -u user: as Mako, only as root; a name whose second character is a digit is a numeric
+// uid (and gid). Otherwise the user's uid, gid, groups and $HOME.
+bool drop_privileges(const std::string& user) {
+  if (::geteuid() != 0) {
+    std::fprintf(stderr, "Cannot use command line option: -u %s You are not root.\n", user.c_str());
+    return false;
+  }
+  uid_t uid;
+  gid_t gid;
+  if (user.size() > 1 && std::isdigit(static_cast<unsigned char>(user[1]))) {
+    char* end = nullptr;
+    unsigned long n = std::strtoul(user.c_str(), &end, 10);
+    if (*end) {
+      std::fprintf(stderr, "-u %s: not a number\n", user.c_str());
+      return false;
+    }
+    uid = uid_t(n);
+    gid = gid_t(n);
+    if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) {
+      std::fprintf(stderr, "-u %s: %s\n", user.c_str(), std::strerror(errno));
+      return false;
+    }
+    return true;
+  }
+  struct passwd* pw = ::getpwnam(user.c_str());
+  if (!pw) {
+    std::fprintf(stderr, "-u %s: no such user\n", user.c_str());
+    return false;
+  }
+  uid = pw->pw_uid;
+  gid = pw->pw_gid;
+  std::string home = pw->pw_dir ? pw->pw_dir : "";
+  if (::initgroups(user.c_str(), gid) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) {
+    std::fprintf(stderr, "-u %s: %s\n", user.c_str(), std::strerror(errno));
+    return false;
+  }
+  if (!home.empty()) ::setenv("HOME", home.c_str(), 1);
+  return true;
 }
 
 }  // namespace
@@ -191,6 +238,9 @@ int main(int argc, char** argv) {
                    conf.host.empty() ? "" : ep.address().to_string().c_str());
     }
   }
+
+  // -u: drop to that user now that the ports are open, before any app code runs.
+  if (!opts.user.empty() && !drop_privileges(opts.user)) return 1;
 
   // /rtl/: the resource zip's public files (dot files, such as .config, are never served).
   srv.vfs().insert(std::make_shared<remora::vfs::resrdr>(vm), "/rtl/", conf.rtlprio);

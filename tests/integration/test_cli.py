@@ -219,6 +219,27 @@ class ConsoleAndAppsTest(ServerTestCase):
         r = srv.get("/other")
         self.assertEqual((r.status, r.body), (404, NOT_FOUND_BODY))
 
+    def test_u_drops_to_the_user(self):
+        tmp = self.tempdir()
+        os.chmod(tmp, 0o755)
+        write_file(tmp, "app/who.lsp", "<?lsp print(io:resourcetype(), 'ok') ?>")
+        os.chmod(os.path.join(tmp, "app"), 0o755)
+        os.chmod(os.path.join(tmp, "app", "who.lsp"), 0o644)
+        if os.geteuid() != 0:
+            p = run_remora(["-u", "nobody", "-l::" + os.path.join(tmp, "app")])
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("Cannot use command line option: -u nobody You are not root.", p.stderr)
+            return
+        srv = self.start(apps=["-l::" + os.path.join(tmp, "app")], args=["-u", "nobody"])
+        with open("/proc/%d/status" % srv.proc.pid) as f:
+            uids = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
+        import pwd
+        self.assertEqual(set(uids), {str(pwd.getpwnam("nobody").pw_uid)})
+        self.assertEqual(srv.get("/who.lsp").body, b"disk\tok\n")
+        p = run_remora(["-u", "no-such-user-here", "-l::" + os.path.join(tmp, "app")])
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("-u no-such-user-here: no such user", p.stderr)
+
     def test_mako_functions(self):
         tmp = self.tempdir()
         log = os.path.join(tmp, "trace.log")

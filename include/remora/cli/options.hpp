@@ -21,6 +21,7 @@ struct options {
   std::string conf_file;           // -c
   std::vector<app_spec> apps;      // -l..., in order
   std::string script;              // script mode: the only argument, not an option
+  std::string user;                // -u: the user to run as once the ports are open
   bool help = false, show_version = false;
   std::vector<std::string> errors; // messages for arguments we could not use
 };

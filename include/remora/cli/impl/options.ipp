@@ -66,9 +66,11 @@ REMORA_DECL options parse(int argc, const char* const* argv) {
       std::string err;
       if (auto spec = parse_load(a, err)) o.apps.push_back(std::move(*spec));
       else o.errors.push_back(err);
-    } else if (a == "-d" || a == "-s" || a == "-u") {
+    } else if (a == "-u") {
+      if (i + 1 >= o.argv.size()) o.errors.push_back("-u needs a user name");
+      else o.user = o.argv[++i];
+    } else if (a == "-d" || a == "-s") {
       o.errors.push_back("option " + a + " is not supported by this build yet");
-      if (a == "-u") ++i;
     } else {
       o.errors.push_back("unknown argument '" + a + "' (try -h)");
     }
