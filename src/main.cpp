@@ -14,11 +14,14 @@
 #include <string>
 #include <system_error>
 
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <csignal>
+#include <thread>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -147,6 +150,96 @@ bool drop_privileges(const std::string& user) {
   return true;
 }
 
+// The trace file of -d and -s: the first of /var/log/remora.log, ./remora.log and
+// $TMP/remora.log (or /tmp) that opens for appending. -1 when none does.
+int open_trace_file(std::string& path) {
+  const char* tmp = std::getenv("TMP");
+  std::vector<std::string> candidates = {"/var/log/remora.log", "remora.log",
+                                         std::string(tmp && *tmp ? tmp : "/tmp") + "/remora.log"};
+  for (auto& c : candidates) {
+    int fd = ::open(c.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      std::error_code ec;
+      auto abs = std::filesystem::absolute(c, ec);
+      path = ec ? c : abs.string();
+      return fd;
+    }
+  }
+  return -1;
+}
+
+// -d: the process detaches (two forks and setsid, as Mako does); stdin and stdout go to
+// /dev/null and the trace channel (stderr) to the trace file. Job-control and hangup signals
+// are ignored. Only the grandchild returns.
+void daemonize(int trace_fd) {
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    std::perror("fork");
+    std::exit(1);
+  }
+  if (pid > 0) std::_Exit(0);
+  ::setsid();
+  pid = ::fork();
+  if (pid < 0) std::_Exit(1);
+  if (pid > 0) std::_Exit(0);
+  for (int sig : {SIGHUP, SIGTTOU, SIGTTIN, SIGTSTP, SIGPIPE, SIGXFSZ, SIGXCPU}) ::signal(sig, SIG_IGN);
+  int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::close(null);
+  }
+  ::dup2(trace_fd, 2);
+  ::close(trace_fd);
+}
+
+// -s: everything written to stderr also goes to the trace file. stderr becomes a pipe that a
+// thread copies to both; finish() drains it before the process ends.
+class trace_tee {
+ public:
+  bool start(int file_fd) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return false;
+    console_ = ::dup(2);
+    file_ = file_fd;
+    ::dup2(p[1], 2);
+    ::close(p[1]);
+    read_ = p[0];
+    thread_ = std::thread([this] {
+      char buf[4096];
+      for (;;) {
+        ssize_t n = ::read(read_, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        write_all(console_, buf, std::size_t(n));
+        write_all(file_, buf, std::size_t(n));
+      }
+    });
+    return true;
+  }
+  void finish() {
+    if (!thread_.joinable()) return;
+    std::fflush(stderr);
+    ::dup2(console_, 2);  // the pipe's last writer goes: the thread sees the end
+    thread_.join();
+  }
+  ~trace_tee() { finish(); }
+
+ private:
+  static void write_all(int fd, const char* p, std::size_t n) {
+    while (n > 0) {
+      ssize_t w = ::write(fd, p, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return;
+      p += w;
+      n -= std::size_t(w);
+    }
+  }
+  int console_ = -1, file_ = -1, read_ = -1;
+  std::thread thread_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -179,6 +272,20 @@ int main(int argc, char** argv) {
     }
   }
 
+  // -d and -s: the trace file (as Mako's mako.log; here remora.log).
+  static trace_tee tee;
+  if (opts.daemon || opts.systemd) {
+    std::string trace_path;
+    int fd = open_trace_file(trace_path);
+    if (fd < 0) {
+      std::fprintf(stderr, "Cannot open a trace file (/var/log, ., $TMP)\n");
+      return 1;
+    }
+    std::fprintf(stderr, "Trace file: %s\n", trace_path.c_str());
+    if (opts.daemon) daemonize(fd);
+    else if (!tee.start(fd)) std::fprintf(stderr, "-s: cannot copy the trace to %s\n", trace_path.c_str());
+  }
+
   auto vm = mount_resource_zip(exe_dir, conf_file);
   if (!vm) {
     std::fprintf(stderr, "Fatal error: cannot mount remora.zip.\n");
@@ -196,6 +303,7 @@ int main(int argc, char** argv) {
   {
     std::error_code ec;
     info.argv = opts.argv;
+    info.daemon = opts.daemon;
     info.cfgfname = conf_file;
     info.execpath = exe_dir;
     info.tree = &srv.vfs();

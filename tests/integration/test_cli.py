@@ -4,6 +4,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import tempfile
 import time
 import unittest
@@ -239,6 +240,73 @@ class ConsoleAndAppsTest(ServerTestCase):
         p = run_remora(["-u", "no-such-user-here", "-l::" + os.path.join(tmp, "app")])
         self.assertEqual(p.returncode, 1)
         self.assertIn("-u no-such-user-here: no such user", p.stderr)
+
+    @staticmethod
+    def trace_file(output):
+        m = re.search(r"^Trace file: (.+)$", output, re.M)
+        return m.group(1) if m else None
+
+    def test_s_traces_to_file_and_stderr(self):
+        tmp = self.tempdir()
+        write_file(tmp, "app/.preload", "print('hello from preload', mako.daemon)")
+        system_log = "/var/log/remora.log"  # the first choice, when writable
+        before = os.path.getsize(system_log) if os.path.exists(system_log) else 0
+        srv = self.start(apps=["-l::" + os.path.join(tmp, "app")], args=["-s"])
+        path = self.trace_file(srv.output())
+        self.assertIsNotNone(path, srv.output())
+        start = before if path == system_log else 0
+        self.assertTrue(srv.wait_for("hello from preload\tfalse"))  # still on stderr
+        self.assertEqual(srv.stop(), 0)
+        with open(path, errors="replace") as f:
+            f.seek(start)
+            text = f.read()
+        self.assertIn("hello from preload\tfalse", text)
+        self.assertIn("Got SIGTERM; exiting...", text)
+
+    def test_d_detaches(self):
+        tmp = self.tempdir()
+        port = harness.free_port()
+        conf = write_file(tmp, "d.conf", 'port=%d\nhost="127.0.0.1"\n' % port)
+        write_file(tmp, "app/.preload", "print('daemon', mako.daemon, mako.exit == nil)")
+        write_file(tmp, "app/x.txt", "daemon file")
+        p = subprocess.run([harness.REMORA, "-d", "-c", conf, "-l::" + os.path.join(tmp, "app")],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20, cwd=tmp)
+        self.assertEqual(p.returncode, 0, p.stderr)  # the launcher returns at once
+        path = self.trace_file(p.stderr)
+        self.assertIsNotNone(path, p.stderr)
+        pid = None
+        try:
+            deadline = time.monotonic() + 10
+            body = None
+            while time.monotonic() < deadline and body is None:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+                        s.sendall(b"GET /x.txt HTTP/1.0\r\n\r\n")
+                        body = s.makefile("rb").read().split(b"\r\n\r\n", 1)[1]
+                except OSError:
+                    time.sleep(0.1)
+            self.assertEqual(body, b"daemon file")
+            for d in os.listdir("/proc"):
+                if d.isdigit():
+                    try:
+                        with open("/proc/%s/cmdline" % d, "rb") as f:
+                            if conf.encode() in f.read() and int(d) != os.getpid():
+                                pid = int(d)
+                    except OSError:
+                        pass
+            self.assertIsNotNone(pid)
+            with open("/proc/%d/stat" % pid) as f:
+                self.assertNotEqual(int(f.read().split(")")[1].split()[1]), os.getpid())  # not our child
+            with open(path, errors="replace") as f:
+                text = f.read()
+            self.assertIn("daemon\ttrue\ttrue", text)
+        finally:
+            if pid:
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(100):
+                    if not os.path.exists("/proc/%d" % pid):
+                        break
+                    time.sleep(0.05)
 
     def test_mako_functions(self):
         tmp = self.tempdir()

@@ -22,6 +22,8 @@ struct options {
   std::vector<app_spec> apps;      // -l..., in order
   std::string script;              // script mode: the only argument, not an option
   std::string user;                // -u: the user to run as once the ports are open
+  bool daemon = false;             // -d: detach, trace to the log file
+  bool systemd = false;            // -s: stay in the foreground, trace to the log file and stderr
   bool help = false, show_version = false;
   std::vector<std::string> errors; // messages for arguments we could not use
 };

@@ -69,8 +69,10 @@ REMORA_DECL options parse(int argc, const char* const* argv) {
     } else if (a == "-u") {
       if (i + 1 >= o.argv.size()) o.errors.push_back("-u needs a user name");
       else o.user = o.argv[++i];
-    } else if (a == "-d" || a == "-s") {
-      o.errors.push_back("option " + a + " is not supported by this build yet");
+    } else if (a == "-d") {
+      o.daemon = true;
+    } else if (a == "-s") {
+      o.systemd = true;
     } else {
       o.errors.push_back("unknown argument '" + a + "' (try -h)");
     }
