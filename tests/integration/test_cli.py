@@ -98,6 +98,36 @@ class ConfErrorTest(unittest.TestCase):
             self.assertIn("%s: invalid value for parameter '%s': " % (path, name), p.stderr, text)
             self.assertIn(what, p.stderr, text)
 
+    def test_every_option_type_is_checked(self):
+        for text, name, what in (('sslport="x"', "sslport", "(integer expected, got string)"),
+                                 ("commandcnt=0", "commandcnt", "outside"),
+                                 ("timertick={}", "timertick", "integer expected"),
+                                 ("tracker_maxlogin=1.5", "tracker_maxlogin", "integer expected"),
+                                 ("rspsz=10", "rspsz", "outside"),
+                                 ("sessioncnt=0", "sessioncnt", "outside"),
+                                 ('apps="app"', "apps", "(table expected, got string)"),
+                                 ("users=1", "users", "(table expected, got number)"),
+                                 ("sslhost={}", "sslhost", "(string expected, got table)"),
+                                 ('favorRSA="yes"', "favorRSA", "(boolean expected, got string)"),
+                                 ("certfile={1, 2}", "certfile", "(string or table of strings expected, got table)"),
+                                 ("keyfile=3", "keyfile", "(string or table of strings expected, got number)"),
+                                 ("tracelogger=false", "tracelogger", "(true or table expected, got boolean)"),
+                                 ('acme="on"', "acme", "(table expected, got string)")):
+            path, p = self.run_conf(text + "\n")
+            self.assertEqual(p.returncode, 1, text)
+            self.assertIn("%s: invalid value for parameter '%s': " % (path, name), p.stderr, text)
+            self.assertIn(what, p.stderr, text)
+
+    def test_well_typed_options_start(self):
+        conf = ('sslport=0\ncommandcnt=3\ntimertick=50\napps={}\nusers={alice="pw"}\nrealm="r"\n'
+                'certfile={"a.pem","b.pem"}\nkeyfile="k.pem"\nfavorRSA=true\ntracelogger=true\n'
+                'log={smtp={}}\nproxy={name="p", port=8080}\ndbdir="/tmp"\n')
+        srv = Server(conf_text=conf + "port=%d\nhost=\"127.0.0.1\"\n" % harness.free_port())
+        try:
+            self.assertIn("Server listening", srv.output())
+        finally:
+            self.assertEqual(srv.stop(), 0)
+
     def test_out_of_range(self):
         for text, name in (("reqmaxsz=100", "reqmaxsz"), ("conncnt=-1", "conncnt"), ("port=70000", "port"),
                            ("headertimeout=0", "headertimeout")):

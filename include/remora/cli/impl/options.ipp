@@ -142,6 +142,14 @@ REMORA_DECL bool load_conf(const std::string& file, conf_values& out, std::strin
       {"sessioncnt", 1, 65535, [&](long long x) { c.sessioncnt = unsigned(x); }},
       {"port", 0, 65535, [&](long long x) { out.port = x; }},
       {"rtlprio", -32768, 32767, [&](long long x) { out.rtlprio = int(x); }},
+      // Checked now, used by the subsystems that read them (TLS, timers, the login tracker).
+      {"sslport", 0, 65535, [](long long) {}},
+      {"commandcnt", 1, 65535, [](long long) {}},
+      {"reqminsz", 512, 65535, [](long long) {}},
+      {"timertick", 1, 60000, [](long long) {}},
+      {"tracker_nodes", 0, 1000000, [](long long) {}},
+      {"tracker_maxlogin", 1, 1000000, [](long long) {}},
+      {"tracker_bantime", 0, 31536000, [](long long) {}},
   };
   for (auto& n : nums) {
     v = -1;
@@ -158,6 +166,51 @@ REMORA_DECL bool load_conf(const std::string& file, conf_values& out, std::strin
     return false;
   }
   lua_pop(L, 1);
+  // The options Lua reads (.config and the modules), checked here so a wrong type stops the
+  // start with the option's name instead of failing later, half started.
+  struct typed {
+    const char* name;
+    const char* expected;  // for the message
+    bool (*ok)(lua_State*, int);
+  };
+  auto is_string = [](lua_State* S, int i) { return lua_type(S, i) == LUA_TSTRING; };
+  auto is_table = [](lua_State* S, int i) { return lua_type(S, i) == LUA_TTABLE; };
+  auto is_bool = [](lua_State* S, int i) { return lua_type(S, i) == LUA_TBOOLEAN; };
+  auto string_or_strings = [](lua_State* S, int i) {
+    if (lua_type(S, i) == LUA_TSTRING) return true;
+    if (lua_type(S, i) != LUA_TTABLE) return false;
+    for (lua_Integer k = 1;; ++k) {
+      int tt = lua_rawgeti(S, i, k);
+      lua_pop(S, 1);
+      if (tt == LUA_TNIL) return true;
+      if (tt != LUA_TSTRING) return false;
+    }
+  };
+  auto true_or_table = [](lua_State* S, int i) {
+    return lua_type(S, i) == LUA_TTABLE || (lua_type(S, i) == LUA_TBOOLEAN && lua_toboolean(S, i));
+  };
+  const typed others[] = {
+      {"sslhost", "string", +is_string},      {"homeio", "string", +is_string},
+      {"realm", "string", +is_string},        {"dbdir", "string", +is_string},
+      {"apps", "table", +is_table},           {"users", "table", +is_table},
+      {"fileserver", "table", +is_table},     {"log", "table", +is_table},
+      {"proxy", "table", +is_table},          {"acme", "table", +is_table},
+      {"favorRSA", "boolean", +is_bool},      {"acmetpm", "boolean", +is_bool},
+      {"certfile", "string or table of strings", +string_or_strings},
+      {"keyfile", "string or table of strings", +string_or_strings},
+      {"certstore", "string or table of strings", +string_or_strings},
+      {"tracelogger", "true or table", +true_or_table},
+  };
+  for (auto& o : others) {
+    int tt = lua_getglobal(L, o.name);
+    bool good = tt == LUA_TNIL || o.ok(L, lua_gettop(L));
+    if (!good) {
+      error = file + ": invalid value for parameter '" + o.name + "': (" + o.expected + " expected, got " +
+              lua_typename(L, tt) + ")";
+      return false;
+    }
+    lua_pop(L, 1);
+  }
   return true;
 }
 
