@@ -30,3 +30,33 @@ install_missing() {
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
+
+# free_port -> a loopback TCP port nobody listens on (and not handed out before).
+used_ports=" "
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    [[ $used_ports == *" $p "* ]] && continue
+    if ! ss -Htln "sport = :$p" | grep -q .; then
+      used_ports+="$p "
+      echo "$p"
+      return 0
+    fi
+  done
+  die "no free port found"
+}
+
+cpu_ticks() {  # pids... -> utime+stime summed
+  local total=0 p rest fld
+  for p in "$@"; do
+    rest=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    rest=${rest##*) }  # fields from 3 on; comm may hold spaces
+    read -r -a fld <<<"$rest"
+    total=$((total + fld[11] + fld[12]))  # fields 14 and 15: utime, stime
+  done
+  echo "$total"
+}
+
+# median v... -> the median of the numbers
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -91,20 +91,6 @@ skipped() {  # name page
 }
 
 # --- ports -------------------------------------------------------------------------------
-used_ports=" "
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    [[ $used_ports == *" $p "* ]] && continue
-    if ! ss -Htln "sport = :$p" | grep -q .; then
-      used_ports+="$p "
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port found"
-}
 wait_port() {  # name -> 0 once it answers any HTTP on its port; else skips it
   for _ in $(seq 1 100); do
     if ! kill -0 "${pid[$1]}" 2>/dev/null; then
@@ -257,16 +243,6 @@ server_pids() {  # name
     echo "${pid[$1]}"
   fi
 }
-cpu_ticks() {  # pids... -> utime+stime summed
-  local total=0 p rest fld
-  for p in "$@"; do
-    rest=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-    rest=${rest##*) }  # fields from 3 on; comm may hold spaces
-    read -r -a fld <<<"$rest"
-    total=$((total + fld[11] + fld[12]))  # fields 14 and 15: utime, stime
-  done
-  echo "$total"
-}
 
 # --- correctness -------------------------------------------------------------------------
 # hello: 200, "Hello <n>", and n grows from one request to the next.
@@ -348,7 +324,6 @@ measure() {  # name page seconds
   M_RPS=$(awk -v q="$rps" 'BEGIN { printf "%.0f", q }')
   M_CPU=$(awk -v r="$reqs" -v t=$((after - before)) -v hz="$TCK" 'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # A failed run skips that page of that server, or the whole server when it died.
 run_one() {  # name page seconds -> 0 with M_* set, else 1
   skipped "$1" "$2" && return 1

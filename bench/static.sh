@@ -71,20 +71,6 @@ head -c 1048576 /dev/urandom >"$tmp/www/1m.bin"
 chmod 644 "$tmp"/www/*
 
 # --- ports -------------------------------------------------------------------------------
-used_ports=" "
-free_port() {
-  local p i
-  for i in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    [[ $used_ports == *" $p "* ]] && continue
-    if ! ss -Htln "sport = :$p" | grep -q .; then
-      used_ports+="$p "
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port found"
-}
 wait_port() {  # port pid name
   local i
   for i in $(seq 1 100); do
@@ -160,16 +146,6 @@ server_pids() {  # name
     echo "$nginx_pid" $(cat "/proc/$nginx_pid/task/$nginx_pid/children" 2>/dev/null)
   fi
 }
-cpu_ticks() {  # pids... -> utime+stime summed
-  local total=0 p rest fld
-  for p in "$@"; do
-    rest=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-    rest=${rest##*) }  # fields from 3 on; comm may hold spaces
-    read -r -a fld <<<"$rest"
-    total=$((total + fld[11] + fld[12]))  # fields 14 and 15: utime, stime
-  done
-  echo "$total"
-}
 
 # --- correctness -------------------------------------------------------------------------
 for name in remora nginx; do
@@ -211,7 +187,6 @@ measure() {  # name port file seconds
   M_RPS=$(awk -v q="$rps" 'BEGIN { printf "%.0f", q }')
   M_CPU=$(awk -v r="$reqs" -v t=$((after - before)) -v hz="$TCK" 'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 log "wrk: taskset -c $CLIENT_CPU wrk -t1 -c$CONNS -d${DURATION}s; $RUNS run(s) per size and server, interleaved; median"
 rows=()
