@@ -1,5 +1,6 @@
 // Non-template parts of the server: the connection registry, the Lua VM factory.
 #pragma once
+#include <remora/detail/clock.hpp>
 #include <remora/server.hpp>
 #include <remora/policy/alloc.hpp>
 
@@ -14,11 +15,7 @@
 namespace remora::detail {
 
 // Deadlines need no better than a few milliseconds: the coarse clock is the cheapest read.
-REMORA_DECL std::int64_t now_ms() noexcept {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return std::int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
+REMORA_DECL std::int64_t now_ms() noexcept { return coarse_ms(); }
 
 REMORA_DECL bool registry::add(const std::shared_ptr<conn_base>& c, std::size_t limit) {
   std::lock_guard lock(mutex_);

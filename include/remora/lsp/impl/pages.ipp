@@ -1,10 +1,12 @@
 #pragma once
+#include <remora/detail/clock.hpp>
 #include <remora/http/form.hpp>
 #include <remora/http/util.hpp>
 #include <remora/lsp/compiler.hpp>
 #include <remora/lsp/pages.hpp>
 #include <remora/lua/bind.hpp>
 #include <remora/lua/io_lib.hpp>
+#include <remora/lua/impl/json.ipp>  // json::append_string
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -162,11 +164,7 @@ struct slice_state {
 };
 inline slice_state slice;
 
-inline std::int64_t mono_ms() noexcept {  // coarse: the watchdog works in tens of ms
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return std::int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
+using remora::detail::coarse_ms;  // the watchdog works in tens of ms
 
 inline void slice_hook(lua_State* L, lua_Debug* ar) {
   if (ar->event != LUA_HOOKCOUNT) return;
@@ -223,7 +221,7 @@ class watchdog {
       if (stop_) break;
       std::uint64_t s = slice.seq.load(std::memory_order_acquire);
       if (!slice.co.load(std::memory_order_acquire)) continue;
-      if (s != seen && mono_ms() - slice.start_ms.load(std::memory_order_relaxed) >= budget) {
+      if (s != seen && coarse_ms() - slice.start_ms.load(std::memory_order_relaxed) >= budget) {
         seen = s;  // once per slice
         ::pthread_kill(slice.thread.load(std::memory_order_relaxed), slice_signal());
       }
@@ -253,28 +251,6 @@ struct app {
 
 inline const char abort_key = 0;  // the error value of response:abort()
 
-inline std::string json_quote(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    auto u = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out.push_back('\\');
-      out.push_back(ch);
-    } else if (ch == '\n') {
-      out.append("\\n");
-    } else if (ch == '\t') {
-      out.append("\\t");
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out.append(buf);
-    } else {
-      out.push_back(ch);
-    }
-  }
-  out.push_back('"');
-  return out;
-}
 
 inline std::string read_all(vfs::io& io, const std::string& name, std::string& err) {
   std::string text;
@@ -353,10 +329,16 @@ inline call& upvalue_call(lua_State* L) {
 
 // After output was added: when the buffer is past rspsz and the page can yield, yield so the
 // connection sends it (the caller returns lua_yield's result).
-inline bool want_flush(lua_State* L, call& c) {
-  if (c.capture || c.res->body.size() < c.h->rspsz || !lua_isyieldable(L) || call_of(L) != &c) return false;
+// The page asks for its output to go out now: true when it can wait for that (the caller
+// then yields); false where it cannot (the output stays buffered).
+inline bool yield_for_flush(lua_State* L, call& c) {
+  if (!lua_isyieldable(L) || call_of(L) != &c) return false;
   c.pending = call::wait::flush;
   return true;
+}
+
+inline bool want_flush(lua_State* L, call& c) {
+  return !c.capture && c.res->body.size() >= c.h->rspsz && yield_for_flush(L, c);
 }
 
 inline void append_values(lua_State* L, int first, std::string& out, bool tabs) {
@@ -371,24 +353,25 @@ inline void append_values(lua_State* L, int first, std::string& out, bool tabs) 
 }
 
 // _emit(s): text blocks and <?lsp= ?> values (the upvalue is the request object).
+// The values from `first` on, to the page's output (print: tab-separated, then a newline).
+inline void output(lua_State* L, call& c, int first, bool print) {
+  std::size_t n = c.res->body.size();
+  append_values(L, first, c.res->body, print);
+  if (print) c.res->body.push_back('\n');
+  c.bytes += c.res->body.size() - n;
+}
+
 inline int page_emit(lua_State* L) {
   call& c = upvalue_call(L);
-  std::size_t n = c.res->body.size();
-  append_values(L, 1, c.res->body, false);
-  c.bytes += c.res->body.size() - n;
-  if (want_flush(L, c)) return lua_yield(L, 0);
-  return 0;
+  output(L, c, 1, false);
+  return want_flush(L, c) ? lua_yield(L, 0) : 0;
 }
 
 // The page's print: tab-separated values and a newline, to the response.
 inline int page_print(lua_State* L) {
   call& c = upvalue_call(L);
-  std::size_t n = c.res->body.size();
-  append_values(L, 1, c.res->body, true);
-  c.res->body.push_back('\n');
-  c.bytes += c.res->body.size() - n;
-  if (want_flush(L, c)) return lua_yield(L, 0);
-  return 0;
+  output(L, c, 1, true);
+  return want_flush(L, c) ? lua_yield(L, 0) : 0;
 }
 
 // ---- running a page --------------------------------------------------------------------------
@@ -458,7 +441,8 @@ inline void lua_error_answer(call& c, std::string_view trace) {
   if (http::iequals(c.req->header("X-Requested-With"), "XMLHttpRequest")) {
     c.res->set_header("Content-Type", "application/json");
     c.res->body = "{\"error\":\"lua\",\"emsg\":";
-    c.res->body.append(json_quote(trace)).append("}");
+    lua::detail::json::append_string(c.res->body, trace);
+    c.res->body.push_back('}');
     return;
   }
   c.res->set_header("Content-Type", "text/plain");
@@ -512,7 +496,7 @@ inline bool step(call& c, int nargs) {
   lua::host& h = *c.h;
   c.pending = call::wait::none;
   slice.thread.store(::pthread_self(), std::memory_order_relaxed);
-  slice.start_ms.store(mono_ms(), std::memory_order_relaxed);
+  slice.start_ms.store(coarse_ms(), std::memory_order_relaxed);
   slice.seq.fetch_add(1, std::memory_order_relaxed);
   slice.co.store(c.co, std::memory_order_release);
   int nres = 0;

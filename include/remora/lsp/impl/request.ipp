@@ -2,7 +2,6 @@
 // The request/response object's methods (one object, as in Mako). Included by pages.ipp.
 #include <remora/lua/json.hpp>
 
-#include <sys/random.h>
 #include <zlib.h>
 
 #include <cctype>
@@ -449,9 +448,7 @@ inline int r_write_k(lua_State* L, int, lua_KContext) {
 }
 inline int r_write(lua_State* L) {
   call& c = live_call(L);
-  std::size_t n = c.res->body.size();
-  append_values(L, 2, c.res->body, false);
-  c.bytes += c.res->body.size() - n;
+  output(L, c, 2, false);
   lua_settop(L, 1);
   if (want_flush(L, c)) return lua_yieldk(L, 0, 0, r_write_k);
   return r_write_k(L, 0, 0);
@@ -462,10 +459,7 @@ inline int r_flush_k(lua_State* L, int, lua_KContext) { return push_true(L); }
 inline int r_flush(lua_State* L) {
   call& c = live_call(L);
   lua_settop(L, 1);
-  if (lua_isyieldable(L) && call_of(L) == &c) {
-    c.pending = call::wait::flush;
-    return lua_yieldk(L, 0, 0, r_flush_k);
-  }
+  if (yield_for_flush(L, c)) return lua_yieldk(L, 0, 0, r_flush_k);
   lua_pushboolean(L, 0);  // not at a point where the page can wait: the output stays buffered
   return 1;
 }
@@ -473,14 +467,9 @@ inline int r_flush(lua_State* L) {
 // send(data): write and flush.
 inline int r_send(lua_State* L) {
   call& c = live_call(L);
-  std::size_t n = c.res->body.size();
-  append_values(L, 2, c.res->body, false);
-  c.bytes += c.res->body.size() - n;
+  output(L, c, 2, false);
   lua_settop(L, 1);
-  if (lua_isyieldable(L) && call_of(L) == &c) {
-    c.pending = call::wait::flush;
-    return lua_yieldk(L, 0, 0, r_flush_k);
-  }
+  if (yield_for_flush(L, c)) return lua_yieldk(L, 0, 0, r_flush_k);
   return push_true(L);
 }
 
@@ -697,8 +686,8 @@ inline int r_setauth(lua_State* L, const char* scheme) {
   c.res->status = 401;
   std::string v = std::string(scheme) + " realm=\"" + realm + "\"";
   if (std::string_view(scheme) == "Digest") {
-    std::string nonce = random_hex(16);
-    v += ", qop=\"auth\", nonce=\"" + nonce + "\", opaque=\"" + random_hex(8) + "\"";
+    std::string nonce = random_hex(L, 16);
+    v += ", qop=\"auth\", nonce=\"" + nonce + "\", opaque=\"" + random_hex(L, 8) + "\"";
   }
   c.res->set_header("WWW-Authenticate", v);
   return 0;
@@ -956,10 +945,9 @@ inline deferred_state& check_deferred(lua_State* L, bool live = true) {
 
 inline int d_bad_state(lua_State* L) { return lua::fail(L, "Invalid call in selected response state"); }
 
-// response:deferred() -> an object that answers the request after the page has ended.
-inline int r_deferred(lua_State* L) {
-  call& c = live_call(L);
-  if (c.committed) return luaL_error(L, "Response committed");
+// The call's deferred response as a Lua object, made (and the page's answer so far dropped)
+// the first time.
+inline int push_deferred(lua_State* L, call& c) {
   if (!c.deferred) {
     c.deferred = std::make_shared<deferred_state>();
     c.deferred->res = c.res;
@@ -969,6 +957,13 @@ inline int r_deferred(lua_State* L) {
   }
   lua::push_object<deferred_ud>(L, deferred_tname, deferred_ud{c.deferred});
   return 1;
+}
+
+// response:deferred() -> an object that answers the request after the page has ended.
+inline int r_deferred(lua_State* L) {
+  call& c = live_call(L);
+  if (c.committed) return luaL_error(L, "Response committed");
+  return push_deferred(L, c);
 }
 
 inline int d_valid(lua_State* L) {
@@ -1116,16 +1111,7 @@ inline int up_response(lua_State* L) {
   auto& u = check_upload(L);
   if (u.answered) return luaL_error(L, "Already in upload mode");
   u.answered = true;
-  call& c = *u.c;
-  if (!c.deferred) {
-    c.deferred = std::make_shared<deferred_state>();
-    c.deferred->res = c.res;
-    c.res->status = 200;
-    c.res->clear_headers();
-    c.res->body.clear();
-  }
-  lua::push_object<deferred_ud>(L, deferred_tname, deferred_ud{c.deferred});
-  return 1;
+  return push_deferred(L, *u.c);
 }
 
 // Calls uploader callback at `fn` with (env, up [, ecode]); a Lua error propagates.

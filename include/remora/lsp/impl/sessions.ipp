@@ -1,7 +1,7 @@
 #pragma once
 // Sessions (BAS's HttpSession, cookie "z9ZAqJtI") and cookies for the request object.
 // Included by pages.ipp; everything here runs under the VM lock.
-#include <sys/random.h>
+#include <remora/lua/impl/ba_core.ipp>  // url_encode_to, random_bytes
 
 #include <algorithm>
 #include <cctype>
@@ -21,30 +21,17 @@ inline int push_true(lua_State* L) {
 inline constexpr const char* session_cookie = "z9ZAqJtI";  // BAS's session cookie name
 
 inline std::string url_encode(std::string_view in) {
-  static constexpr char hex[] = "0123456789ABCDEF";
   std::string out;
-  for (char ch : in) {
-    auto u = static_cast<unsigned char>(ch);
-    if (std::isalnum(u) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(hex[u >> 4]);
-      out.push_back(hex[u & 15]);
-    }
-  }
+  lua::detail::url_encode_to(in, out);
   return out;
 }
 
-inline std::string random_hex(std::size_t bytes) {
+// `bytes` random bytes as lowercase hex.
+inline std::string random_hex(lua_State* L, std::size_t bytes) {
   static constexpr char hex[] = "0123456789abcdef";
   unsigned char buf[64];
   if (bytes > sizeof buf) bytes = sizeof buf;
-  std::size_t got = 0;
-  while (got < bytes) {
-    ssize_t n = ::getrandom(buf + got, bytes - got, 0);
-    if (n > 0) got += std::size_t(n);
-  }
+  lua::detail::random_bytes(L, buf, bytes);
   std::string out;
   for (std::size_t i = 0; i < bytes; ++i) {
     out.push_back(hex[buf[i] >> 4]);
@@ -244,7 +231,7 @@ inline session_store& store(lua_State* L) {
   lua_pop(L, 1);
   auto* s = lua::push_object<session_store>(L, store_tname);
   std::uint32_t seed = 0;
-  while (::getrandom(&seed, sizeof seed, 0) != sizeof seed) {}
+  lua::detail::random_bytes(L, &seed, sizeof seed);
   s->next = seed & 0x7fffffff;
   lua_rawsetp(L, LUA_REGISTRYINDEX, &store_key);
   return *s;
@@ -314,7 +301,7 @@ inline session* new_session(lua_State* L, unsigned limit, std::string_view peer)
   s.id = id;
   char head[9];
   std::snprintf(head, sizeof head, "%08x", id);
-  s.sid = head + random_hex(8);
+  s.sid = head + random_hex(L, 8);
   s.created = s.last = now;
   s.peer = std::string(peer);
   return &s;

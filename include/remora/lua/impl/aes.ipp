@@ -1,6 +1,7 @@
 #pragma once
 #include <remora/lua/aes.hpp>
 #include <remora/lua/bind.hpp>
+#include <remora/lua/impl/ba_core.ipp>  // b64_encode, b64_decode
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -10,6 +11,7 @@
 #  include <botan/system_rng.h>
 #endif
 
+#include <cctype>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -44,44 +46,12 @@ inline void aes_ctr_le(Botan::BlockCipher& cipher, std::string& data) {
   }
 }
 
-inline std::string b64url(std::string_view in) {
-  static constexpr char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char ch : in) {
-    acc = acc << 8 | ch;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(abc[(acc >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(abc[(acc << (6 - bits)) & 63]);
-  return out;
-}
-
-// Both base64 alphabets; any other character is skipped, as Mako does.
-inline std::string b64any(std::string_view in) {
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char ch : in) {
-    int v;
-    if (ch >= 'A' && ch <= 'Z') v = ch - 'A';
-    else if (ch >= 'a' && ch <= 'z') v = ch - 'a' + 26;
-    else if (ch >= '0' && ch <= '9') v = ch - '0' + 52;
-    else if (ch == '+' || ch == '-') v = 62;
-    else if (ch == '/' || ch == '_') v = 63;
-    else continue;
-    acc = acc << 6 | std::uint32_t(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(char((acc >> bits) & 0xff));
-    }
-  }
-  return out;
+// Base64 in either alphabet; any other character is skipped, as Mako does.
+inline bool b64_lenient(std::string_view in, std::string& out) {
+  std::string clean;
+  for (char ch : in)
+    if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '+' || ch == '/' || ch == '-' || ch == '_') clean += ch;
+  return b64_decode(clean, out);
 }
 
 inline int ba_aeskey(lua_State* L) {
@@ -106,7 +76,7 @@ inline int ba_aesencode(lua_State* L) {
   buf.append(data, dn);
   buf.resize((buf.size() + 15) / 16 * 16, '\0');
   aes_ctr_le(*aes_for({key, kn}), buf);
-  std::string out = b64url(buf);
+  std::string out = b64_encode(buf, true);  // base64url, no padding
   lua_pushlstring(L, out.data(), out.size());
   return 1;
 }
@@ -116,8 +86,8 @@ inline int ba_aesdecode(lua_State* L) {
   const char* key = luaL_checklstring(L, 1, &kn);
   const char* text = luaL_checklstring(L, 2, &sn);
   bool addlen = !(lua_type(L, 3) == LUA_TBOOLEAN && !lua_toboolean(L, 3));
-  std::string buf = b64any({text, sn});
-  if (buf.empty() || buf.size() % 16 != 0) {
+  std::string buf;
+  if (!b64_lenient({text, sn}, buf) || buf.empty() || buf.size() % 16 != 0) {
     lua_pushnil(L);
     return 1;
   }

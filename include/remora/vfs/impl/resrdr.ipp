@@ -1,4 +1,5 @@
 #pragma once
+#include <remora/detail/clock.hpp>
 #include <remora/http/mime.hpp>
 #include <remora/http/util.hpp>
 #include <remora/vfs/resrdr.hpp>
@@ -32,13 +33,7 @@ REMORA_DECL std::string gzip_trailer(std::uint32_t crc32, std::uint64_t size) {
 }
 
 namespace detail {
-// Milliseconds of a coarse monotonic clock (a few ms resolution, and cheaper to read): good
-// enough for once-a-second revalidation.
-inline std::int64_t coarse_ms() noexcept {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return std::int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
+using remora::detail::coarse_ms;  // good enough for once-a-second revalidation
 
 inline bool hidden_segment(std::string_view rel) noexcept {
   for (std::size_t i = 0; i < rel.size();) {
