@@ -323,29 +323,8 @@ int main(int argc, char** argv) {
   // From here on SIGINT/SIGTERM wait in the loop's queue and stop the server once it runs.
   srv.handle_signals([](const std::string& sig) { std::fprintf(stderr, "\nGot %s; exiting...\n", sig.c_str()); });
 
-  long long port = conf.port.value_or(80);
-  if (port != 0) {
-    auto r = conf.port ? srv.listen_fallback(conf.host, std::uint16_t(port), 9357, 9370)
-                       : srv.listen_fallback(conf.host, 80, 9357, 9370);
-    if (r.endpoints.empty()) {
-      std::fprintf(stderr, ".openports error: %s\n", r.error.c_str());
-      return 1;
-    }
-    lua_State* L = srv.lua();  // mako.port and ba.serverport: the port that was bound
-    lua_getglobal(L, "mako");
-    lua_pushinteger(L, r.endpoints.front().port());
-    lua_setfield(L, -2, "port");
-    lua_pop(L, 1);
-    lua_getglobal(L, "ba");
-    lua_pushinteger(L, r.endpoints.front().port());
-    lua_setfield(L, -2, "serverport");
-    lua_pop(L, 1);
-    for (auto& ep : r.endpoints) {
-      std::fprintf(stderr, "Server listening on %s port %u%s%s\n", ep.address().is_v6() ? "IPv6" : "IPv4",
-                   unsigned(ep.port()), conf.host.empty() ? "" : ", interface ",
-                   conf.host.empty() ? "" : ep.address().to_string().c_str());
-    }
-  }
+  // The listeners: the resource zip's .openports (Lua) opens them from mako.conf.
+  if (!remora::lua::run_openports(srv.lua(), *vm)) return 1;
 
   // -u: drop to that user now that the ports are open, before any app code runs.
   if (!opts.user.empty() && !drop_privileges(opts.user)) return 1;

@@ -84,6 +84,7 @@ struct server_state {
 struct listen_result {
   std::vector<boost::asio::ip::tcp::endpoint> endpoints;  // what was bound
   std::string error;                                      // why nothing was bound
+  int id = 0;                                             // for close_listener()
 };
 
 template<policy_bundle P>
@@ -102,12 +103,18 @@ class basic_server {
   // The loop that owns the listeners, signals and timers (thread 0's).
   boost::asio::io_context& context() noexcept { return ioc_; }
 
+  using tls_context = typename P::tls::context;
   // Binds `port` on `host` (empty: every interface, IPv6 and IPv4). Port 0 binds an
   // ephemeral port. Returns the bound endpoints; an empty list with `error` when none bound.
-  listen_result listen(const std::string& host, std::uint16_t port);
+  // With `tls` (a TLS policy's context) every connection accepted there speaks TLS. `family`
+  // 6 or 4 binds only that family when `host` is empty. Callable from any thread.
+  listen_result listen(const std::string& host, std::uint16_t port, std::shared_ptr<tls_context> tls = nullptr,
+                       int family = 0);
   // Binds the first of `preferred`, then first..last, that can be bound.
   listen_result listen_fallback(const std::string& host, std::uint16_t preferred, std::uint16_t first,
-                                std::uint16_t last);
+                                std::uint16_t last, std::shared_ptr<tls_context> tls = nullptr);
+  // Stops accepting on the listeners of one listen() call.
+  void close_listener(int id);
 
   // Runs the loop on the thread policy's threads until stop(); SIGINT/SIGTERM stop it when
   // handle_signals() was called first.
@@ -128,7 +135,12 @@ class basic_server {
 
  private:
   using acceptor_t = typename P::io::template acceptor<boost::asio::io_context::executor_type>;
-  void accept(acceptor_t& a);
+  struct listener {
+    acceptor_t a;
+    std::shared_ptr<tls_context> tls;
+    int id;
+  };
+  void accept(listener& l);
   void schedule_sweep();
   void drain(std::int64_t until);
   void stop_now();
@@ -142,7 +154,9 @@ class basic_server {
   std::vector<boost::asio::io_context*> workers_;
   std::size_t next_worker_ = 0;
   std::shared_ptr<detail::server_state> state_;
-  std::vector<std::unique_ptr<acceptor_t>> acceptors_;
+  std::mutex listeners_mutex_;
+  std::vector<std::unique_ptr<listener>> listeners_;  // closed ones stay (a pending accept may name one)
+  int next_listener_id_ = 0;
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer drain_timer_;
   std::unique_ptr<boost::asio::signal_set> signals_;

@@ -49,7 +49,11 @@ def have_ipv6_loopback():
 
 
 def write_conf(path, port=None, host="127.0.0.1", **limits):
-    """A Lua conf: port, host and any other globals (ints or strings)."""
+    """A Lua conf: port, host and any other globals (ints or strings). No HTTPS listener
+    unless `sslport` is given (sslport=None leaves it out: the default 443 and fallbacks)."""
+    limits.setdefault("sslport", 0)
+    if limits["sslport"] is None:
+        del limits["sslport"]
     lines = []
     if port is not None:
         lines.append("port=%d" % port)
@@ -454,6 +458,16 @@ class SharedServerTestCase(ServerTestCase):
             cls.srv.stop()
         finally:
             cls.tmp.cleanup()
+
+
+def resource_core():
+    """The files every resource zip needs besides .config: .openports and its module."""
+    lua = os.path.join(HERE, "../../lua")
+    out = {}
+    for rel in (".openports", ".lua/loadconf.lua"):
+        with open(os.path.join(lua, rel)) as f:
+            out[rel] = f.read()
+    return out
 
 
 def write_file(root, rel, data=b"", mode="wb"):

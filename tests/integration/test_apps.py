@@ -5,7 +5,7 @@ mako.* app functions, and the security headers."""
 import os
 import zipfile
 
-from harness import ServerTestCase, main, write_file
+from harness import ServerTestCase, main, resource_core, write_file
 
 
 class AppsTest(ServerTestCase):
@@ -118,7 +118,8 @@ assert(not pcall(mako.stopapp, 99))
         zipdir = self.tempdir()  # an unpacked resource zip, through MAKO_ZIP
         with open(os.path.join(os.path.dirname(__file__), "../../lua/.config")) as f:
             write_file(zipdir, ".config", f.read())
-        write_file(zipdir, ".openports", "return true\n")
+        for rel, text in resource_core().items():
+            write_file(zipdir, rel, text)
         write_file(zipdir, "apps/shop/index.html", "shop")               # named by its directory
         write_file(zipdir, "apps/ui/.config", 'return {name = "", prio = 5}')  # the root app
         write_file(zipdir, "apps/ui/index.html", "ui root")

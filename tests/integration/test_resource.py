@@ -7,7 +7,7 @@ import subprocess
 import zipfile
 
 import harness
-from harness import ServerTestCase, main, write_file, free_port
+from harness import ServerTestCase, main, resource_core, write_file, free_port
 
 BUILT = os.path.join(os.path.dirname(harness.REMORA), "remora.zip")
 
@@ -45,7 +45,8 @@ class ResourceZipTest(ServerTestCase):
     def test_mako_zip_directory(self):
         d = self.tempdir()
         write_file(d, ".config", "return function() end, 1\n")
-        write_file(d, ".openports", "return true\n")
+        for rel, text in resource_core().items():
+            write_file(d, rel, text)
         write_file(d, "hello.txt", "from the unpacked tree")
         os.environ["MAKO_ZIP"] = d
         srv = self.start()
@@ -72,7 +73,8 @@ class ResourceZipTest(ServerTestCase):
         confdir = self.tempdir()
         with zipfile.ZipFile(os.path.join(confdir, "remora.zip"), "w") as z:
             z.writestr(".config", "return function() end, 1\n")
-            z.writestr(".openports", "return true\n")
+            for rel, text in resource_core().items():
+                z.writestr(rel, text)
             z.writestr("conf-side.txt", "beside the conf")
         srv = self.start(tmpdir=confdir)
         self.assertIn("Mounting " + os.path.join(confdir, "remora.zip"), srv.output())

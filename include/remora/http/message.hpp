@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 namespace remora {
+namespace tls {
+struct peer_info;
+}
 
 // An owned file descriptor.
 class unique_fd {
@@ -54,6 +57,7 @@ struct request {
   std::string_view peer_ip, local_ip;
   std::uint16_t peer_port = 0, local_port = 0;
   bool secure = false;
+  const tls::peer_info* tls = nullptr;  // the TLS session's facts (secure connections)
 
   // First value of a header (case-insensitive name); empty when absent.
   std::string_view header(std::string_view name) const noexcept;

@@ -46,11 +46,22 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
   using executor_type =
       decltype(P::thread::make_executor(std::declval<asio::io_context::executor_type>()));
   using socket_type = typename P::io::template socket<executor_type>;
+  using stream_type = typename P::tls::template stream<socket_type>;
+  using tls_context = typename P::tls::context;
 
-  connection(socket_type s, std::shared_ptr<server_state> st) : sock_(std::move(s)), st_(std::move(st)) {}
+  connection(socket_type s, std::shared_ptr<server_state> st, std::shared_ptr<tls_context> tls = nullptr)
+      : sock_(std::move(s)), st_(std::move(st)), tls_(std::move(tls)) {}
   ~connection() override { st_->conns.remove(*this); }
 
   void start() {
+    if constexpr (P::tls::enabled) {
+      if (tls_) {  // a TLS listener: the handshake runs inside the first reads
+        auto session = tls_->accept();
+        tls_.reset();
+        if (!session) return close();  // no certificate loaded
+        sock_.secure(std::move(session));
+      }
+    }
     if constexpr (requires(beast::error_code& e) { sock_.remote_endpoint(e); }) {
       beast::error_code ec;
       auto r = sock_.remote_endpoint(ec);
@@ -69,8 +80,10 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
     begin_request();
   }
 
-  // Over the connection limit: a 503 and a clean close, without reading a request.
+  // Over the connection limit: a 503 and a clean close, without reading a request (a TLS
+  // connection, before its handshake, is closed).
   void reject() {
+    if (tls_) return close();
     set_deadline(2);
     res_.error_page(503);
     res_.set_header("Retry-After", "1");
@@ -84,6 +97,16 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
   executor_type get_executor() { return sock_.get_executor(); }
 
  private:
+  // The TCP socket under the stream, and whether the stream is that socket (no TLS).
+  socket_type& raw() noexcept {
+    if constexpr (P::tls::enabled) return sock_.next_layer();
+    else return sock_;
+  }
+  bool plain() const noexcept {
+    if constexpr (P::tls::enabled) return !sock_.is_secure();
+    else return true;
+  }
+
   void set_deadline(unsigned seconds) {
     deadline.store(now_ms() + std::int64_t(seconds) * 1000, std::memory_order_relaxed);
   }
@@ -178,6 +201,12 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
     req_.local_ip = local_ip_;
     req_.peer_port = peer_port_;
     req_.local_port = local_port_;
+    if constexpr (P::tls::enabled) {
+      if (auto* t = sock_.tls()) {
+        req_.secure = true;
+        req_.tls = &t->peer();
+      }
+    }
     res_.reset();
     st_->requests.fetch_add(1, std::memory_order_relaxed);
     bool keep = m.keep_alive() && !st_->stopping.load(std::memory_order_relaxed);
@@ -261,9 +290,9 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
     }
     set_deadline(st_->config.iotimeout);
     std::array<asio::const_buffer, 2> bufs{asio::buffer(out_), asio::buffer(body.data(), body.size())};
-    if constexpr (P::io::zero_copy_file && P::tls::zero_copy) {
-      if (res_.file) {  // header and file data in one segment where the kernel can
-        std::size_t sent = P::io::send_more(sock_, bufs.data(), bufs.size());
+    if constexpr (P::io::zero_copy_file) {
+      if (res_.file && plain()) {  // header and file data in one segment where the kernel can
+        std::size_t sent = P::io::send_more(raw(), bufs.data(), bufs.size());
         std::size_t total = out_.size() + res_.body.size();
         if (sent == total) return send_file();
         if (sent >= out_.size()) {
@@ -387,16 +416,18 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
   }
 
   void send_file() {
-    if constexpr (P::io::zero_copy_file && P::tls::zero_copy) {
-      P::io::async_sendfile(sock_, res_.file.get(), res_.file_offset, res_.file_length,
-                            [self = this->shared_from_this()](beast::error_code ec, std::uint64_t) {
-                              if (ec) return self->close();
-                              self->res_.file.reset();
-                              self->send_tail();
-                            });
-    } else {
-      copy_file();
+    if constexpr (P::io::zero_copy_file) {
+      if (plain()) {
+        P::io::async_sendfile(raw(), res_.file.get(), res_.file_offset, res_.file_length,
+                              [self = this->shared_from_this()](beast::error_code ec, std::uint64_t) {
+                                if (ec) return self->close();
+                                self->res_.file.reset();
+                                self->send_tail();
+                              });
+        return;
+      }
     }
+    copy_file();
   }
 
   // The path without sendfile: read a slice, write it, repeat.
@@ -457,8 +488,9 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
     sock_.close(ec);
   }
 
-  socket_type sock_;
+  stream_type sock_;
   std::shared_ptr<server_state> st_;
+  std::shared_ptr<tls_context> tls_;  // until start(): the listener's TLS context
   beast::flat_buffer buf_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   http::request req_;
@@ -494,6 +526,28 @@ basic_server<P>::basic_server(server_config cfg)
   host_.rspsz = cfg.rspsz;
   host_.sessioncnt = cfg.sessioncnt;
   if (lua_) lua::set_host(lua_, &host_);
+  host_.listen = [this](const std::string& host, unsigned port, int family, std::shared_ptr<tls::context> tls,
+                        std::vector<lua::bound_address>& bound, std::string& err) -> int {
+    std::shared_ptr<tls_context> ctx;
+    if constexpr (P::tls::enabled) {
+      ctx = std::move(tls);
+    } else if (tls) {
+      err = "this edition has no TLS";
+      return 0;
+    }
+    if (port > 65535) {
+      err = "invalid port " + std::to_string(port);
+      return 0;
+    }
+    auto r = listen(host, std::uint16_t(port), std::move(ctx), family);
+    if (r.endpoints.empty()) {
+      err = r.error;
+      return 0;
+    }
+    for (auto& ep : r.endpoints) bound.push_back({ep.address().to_string(), ep.port(), ep.address().is_v6()});
+    return r.id;
+  };
+  host_.close_listener = [this](int id) { close_listener(id); };
   // sendfile(2) to a peer that has gone raises SIGPIPE (it has no MSG_NOSIGNAL), which would
   // kill the process; turn it into EPIPE unless the embedding program chose a handler itself.
   struct sigaction old {};
@@ -506,13 +560,15 @@ basic_server<P>::~basic_server() {
 }
 
 template<policy_bundle P>
-listen_result basic_server<P>::listen(const std::string& host, std::uint16_t port) {
+listen_result basic_server<P>::listen(const std::string& host, std::uint16_t port, std::shared_ptr<tls_context> tls,
+                                      int family) {
   namespace asio = boost::asio;
   using tcp = asio::ip::tcp;
   listen_result r;
   std::vector<tcp::endpoint> wanted;
   if (host.empty()) {
-    wanted = {tcp::endpoint(tcp::v6(), port), tcp::endpoint(tcp::v4(), port)};
+    if (family != 4) wanted.push_back(tcp::endpoint(tcp::v6(), port));
+    if (family != 6) wanted.push_back(tcp::endpoint(tcp::v4(), port));
   } else {
     boost::system::error_code ec;
     tcp::resolver resolver(ioc_);
@@ -524,41 +580,56 @@ listen_result basic_server<P>::listen(const std::string& host, std::uint16_t por
     }
     for (auto& e : results) wanted.push_back(e.endpoint());
   }
-  std::vector<std::unique_ptr<acceptor_t>> opened;
+  std::lock_guard lock(listeners_mutex_);
+  r.id = ++next_listener_id_;
+  std::vector<std::unique_ptr<listener>> opened;
   for (auto ep : wanted) {
     if (!r.endpoints.empty() && ep.port() == 0) ep.port(r.endpoints.front().port());
-    auto a = std::make_unique<acceptor_t>(ioc_);
+    auto l = std::make_unique<listener>(listener{acceptor_t(ioc_), tls, r.id});
+    auto& a = l->a;
     boost::system::error_code ec;
-    a->open(ep.protocol(), ec);
-    if (!ec) a->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec && ep.address().is_v6()) a->set_option(asio::ip::v6_only(true), ec);
-    if (!ec) a->bind(ep, ec);
-    if (!ec) a->listen(asio::socket_base::max_listen_connections, ec);
+    a.open(ep.protocol(), ec);
+    if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && ep.address().is_v6()) a.set_option(asio::ip::v6_only(true), ec);
+    if (!ec) a.bind(ep, ec);
+    if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       if (r.error.empty()) r.error = ec.message();
       continue;
     }
-    r.endpoints.push_back(a->local_endpoint());
-    opened.push_back(std::move(a));
+    r.endpoints.push_back(a.local_endpoint());
+    opened.push_back(std::move(l));
   }
   if (r.endpoints.empty()) return r;
   r.error.clear();
-  for (auto& a : opened) {
-    accept(*a);
-    acceptors_.push_back(std::move(a));
+  for (auto& l : opened) {
+    // the accept loop starts on the listeners' own thread
+    boost::asio::post(ioc_, [this, p = l.get()] { accept(*p); });
+    listeners_.push_back(std::move(l));
   }
   return r;
 }
 
 template<policy_bundle P>
+void basic_server<P>::close_listener(int id) {
+  boost::asio::post(ioc_, [this, id] {
+    std::lock_guard lock(listeners_mutex_);
+    boost::system::error_code ec;
+    for (auto& l : listeners_)
+      if (l->id == id) l->a.close(ec);
+  });
+}
+
+template<policy_bundle P>
 listen_result basic_server<P>::listen_fallback(const std::string& host, std::uint16_t preferred,
-                                               std::uint16_t first, std::uint16_t last) {
-  auto r = listen(host, preferred);
+                                               std::uint16_t first, std::uint16_t last,
+                                               std::shared_ptr<tls_context> tls) {
+  auto r = listen(host, preferred, tls);
   if (!r.endpoints.empty()) return r;
   std::string first_error = r.error;
   for (unsigned p = first; p <= last; ++p) {
     if (p == preferred) continue;
-    r = listen(host, std::uint16_t(p));
+    r = listen(host, std::uint16_t(p), tls);
     if (!r.endpoints.empty()) return r;
   }
   r.error = "Cannot open server listen port using any of " + std::to_string(preferred) + ", " +
@@ -567,11 +638,12 @@ listen_result basic_server<P>::listen_fallback(const std::string& host, std::uin
 }
 
 template<policy_bundle P>
-void basic_server<P>::accept(acceptor_t& a) {
+void basic_server<P>::accept(listener& l) {
   using conn = detail::connection<P>;
   auto& worker = *workers_[next_worker_++ % workers_.size()];
+  auto& a = l.a;
   a.async_accept(P::thread::make_executor(worker.get_executor()),
-                 [this, &a](boost::system::error_code ec, typename conn::socket_type s) {
+                 [this, &a, &l](boost::system::error_code ec, typename conn::socket_type s) {
                    if (!a.is_open() || state_->stopping) return;
                    if (!ec) {
                      boost::system::error_code ignored;
@@ -579,7 +651,7 @@ void basic_server<P>::accept(acceptor_t& a) {
                      std::pmr::polymorphic_allocator<conn> alloc(&P::alloc::resource());
                      std::shared_ptr<conn> c;
                      try {
-                       c = std::allocate_shared<conn>(alloc, std::move(s), state_);
+                       c = std::allocate_shared<conn>(alloc, std::move(s), state_, l.tls);
                      } catch (const std::bad_alloc&) {
                        // out of memory: the socket closes with the failed construction
                      }
@@ -594,7 +666,7 @@ void basic_server<P>::accept(acceptor_t& a) {
                        }  // else: far over the limit, dropped at once
                      }
                    }
-                   accept(a);
+                   accept(l);
                  });
 }
 
@@ -642,7 +714,10 @@ void basic_server<P>::stop() {
     if (state_->stopping) return stop_now();
     state_->stopping = true;  // answers from now on close their connection
     boost::system::error_code ec;
-    for (auto& a : acceptors_) a->close(ec);
+    {
+      std::lock_guard lock(listeners_mutex_);
+      for (auto& l : listeners_) l->a.close(ec);
+    }
     drain(detail::now_ms() + 5000);
   });
 }
@@ -663,7 +738,10 @@ void basic_server<P>::stop_now() {
   boost::asio::post(ioc_, [this] {
     state_->stopping = true;
     boost::system::error_code ec;
-    for (auto& a : acceptors_) a->close(ec);
+    {
+      std::lock_guard lock(listeners_mutex_);
+      for (auto& l : listeners_) l->a.close(ec);
+    }
     sweep_timer_.cancel();
     drain_timer_.cancel();
     if (signals_) signals_->cancel();

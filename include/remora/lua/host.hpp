@@ -6,12 +6,25 @@
 #include <remora/vfs/directory.hpp>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 struct lua_State;
 
+namespace remora::tls {
+class context;
+}
+
 namespace remora::lua {
+
+// One bound address of a listener.
+struct bound_address {
+  std::string address;
+  unsigned port = 0;
+  bool v6 = false;
+};
 
 class host {
  public:
@@ -25,6 +38,14 @@ class host {
   std::size_t rspsz = 8192;     // page output buffered before it goes out chunked
   unsigned slice_ms = 100;      // a page running longer than this yields to other work
   unsigned sessioncnt = 50;     // sessions at most
+
+  // Listeners (ba.create.servcon): `listen` binds `port` on `host` ("" = every interface;
+  // `family` 4 or 6 narrows that, 0 both), TLS when `tls` is set. It returns an id (> 0) and
+  // fills `bound`, or 0 and `err`. Unset: the host cannot open listeners.
+  std::function<int(const std::string& host, unsigned port, int family, std::shared_ptr<tls::context> tls,
+                    std::vector<bound_address>& bound, std::string& err)>
+      listen;
+  std::function<void(int id)> close_listener;
 
   // Idle coroutines kept for pages (registry refs), and the LSP layer's own state (its pool
   // of request objects); used under the lock.

@@ -40,6 +40,9 @@ std::shared_ptr<vfs::io> check_io(lua_State* L, int idx);
 // disk IO rooted there. nullptr with `err`.
 std::shared_ptr<vfs::io> make_io(const std::shared_ptr<vfs::io>& base, std::string_view path, std::string& err);
 
+// The whole of file `name` of `io` into `text`; false and `err` ("name: reason") on failure.
+bool read_file(vfs::io& io, std::string_view name, std::string& text, std::string& err);
+
 // Loads a Lua chunk from `io` (a leading "#!" line is skipped). On failure returns false and
 // leaves the error message on the stack; else leaves the function.
 bool load_chunk(lua_State* L, vfs::io& io, std::string_view name, std::string& err);

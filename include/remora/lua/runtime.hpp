@@ -31,6 +31,9 @@ struct runtime_info {
 // returns the function to call at exit, left on the stack (or nil). False with the error
 // printed when .config is missing, fails, or returns something else.
 bool run_config(lua_State* L, vfs::io& vm);
+// Runs the resource zip's .openports (the listeners). False, with ".openports error: ..."
+// printed, when it fails: the server must not start.
+bool run_openports(lua_State* L, vfs::io& vm);
 // Calls the function run_config left on the stack (if any) and pops it.
 void run_onunload(lua_State* L);
 

@@ -39,7 +39,12 @@ struct minimal_policies : bundle<io::asio_tcp, tls::none, alloc::system, thread:
 
 // The bundle this build's options describe.
 struct default_policies
-    : bundle<io::asio_tcp, tls::none,
+    : bundle<io::asio_tcp,
+#if REMORA_TLS_BOTAN
+             tls::botan,
+#else
+             tls::none,
+#endif
 #if REMORA_ALLOC_ARENA
              alloc::arena<REMORA_ARENA_SIZE>,
 #else

@@ -9,12 +9,17 @@
 //   static constexpr bool zero_copy;       // may file bodies bypass the stream (sendfile)?
 //   static constexpr const char* name;
 //
-// tls::none is the null model: the stream is the socket itself. The Botan policy
-// (TLS::Server driven over the socket through its callbacks) slots in beside it.
+// tls::none is the null model: the stream is the socket itself, and the edition links no TLS
+// code. tls::botan (REMORA_TLS_BOTAN builds) makes the stream a tls::stream: plain or TLS per
+// listener, a Botan TLS::Server driven from memory (tls/session.hpp) behind it.
 #pragma once
 #include <remora/config.hpp>
 
 #include <concepts>
+#include <memory>
+#if REMORA_TLS_BOTAN
+#  include <remora/tls/stream.hpp>
+#endif
 
 namespace remora {
 
@@ -35,5 +40,16 @@ struct none {
   template<class Stream>
   using stream = Stream;
 };
+
+#if REMORA_TLS_BOTAN
+struct botan {
+  static constexpr bool enabled = true;
+  static constexpr bool zero_copy = false;  // TLS connections copy; plain ones still sendfile
+  static constexpr const char* name = "botan";
+  using context = tls::context;
+  template<class Stream>
+  using stream = tls::stream<Stream>;
+};
+#endif
 }  // namespace tls
 }  // namespace remora

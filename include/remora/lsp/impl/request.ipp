@@ -1,6 +1,7 @@
 #pragma once
 // The request/response object's methods (one object, as in Mako). Included by pages.ipp.
 #include <remora/lua/json.hpp>
+#include <remora/tls/session.hpp>
 
 #include <zlib.h>
 
@@ -896,11 +897,38 @@ inline int x_close(lua_State* L) {  // __close and __gc: finalize and send
 // ---- TLS ------------------------------------------------------------------------------------
 // On a plain connection: no certificate or cipher, and redirect2tls sends the client to https.
 
-inline int r_nil_unless_secure(lua_State* L) {
-  live_call(L);
-  return 0;
+// certificate() -> cert, trusted: the client's certificate (ba.parsecert's table where that
+// exists, else its DER) and whether it verified against the certificate store; nothing on a
+// plain connection or when the client sent none.
+inline int r_certificate(lua_State* L) {
+  auto* t = live_call(L).req->tls;
+  if (!t || t->chain.empty()) return 0;
+  const std::string& der = t->chain.front();
+  lua_getglobal(L, "ba");
+  if (lua_getfield(L, -1, "parsecert") == LUA_TFUNCTION) {
+    lua_pushlstring(L, der.data(), der.size());
+    lua_call(L, 1, 1);
+  } else {
+    lua_pop(L, 1);
+    lua_pushlstring(L, der.data(), der.size());
+  }
+  lua_remove(L, -2);
+  lua_pushboolean(L, t->trusted);
+  return 2;
 }
 
+// cipher() -> suite, version ("ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS v1.2")
+inline int r_cipher(lua_State* L) {
+  auto* t = live_call(L).req->tls;
+  if (!t) return 0;
+  push_sv(L, t->cipher);
+  push_sv(L, t->version);
+  return 2;
+}
+
+// clientcert(): Mako asks for a certificate by renegotiating; Remora never renegotiates and asks
+// during the handshake instead (when a certstore is configured or servcon:clientcert(true)).
+// True on a TLS connection.
 inline int r_clientcert(lua_State* L) {
   lua_pushboolean(L, live_call(L).req->secure);
   return 1;
@@ -916,12 +944,18 @@ inline int r_redirect2tls(lua_State* L) {
   }
   if (c.committed) return luaL_error(L, "Error iscommitted");
   std::string host = host_of(c);
-  bool port = host.find(':', host.find(']') == std::string::npos ? 0 : host.find(']')) != std::string::npos;
-  if (port) {
+  std::size_t colon = host.find(':', host.find(']') == std::string::npos ? 0 : host.find(']'));
+  lua_getglobal(L, "ba");
+  lua_getfield(L, -1, "serversslport");
+  lua_Integer sslport = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+  lua_pop(L, 2);
+  if (colon != std::string::npos && sslport == 0) {  // no HTTPS port known: the Host's is wrong
     c.res->error_page(403);
     c.res->body = "<html><body><h1>403 Forbidden</h1>a secure connection is required<p>" + std::string(server_name) +
                   "</p></body></html>";
   } else {
+    if (colon != std::string::npos) host.resize(colon);
+    if (sslport != 0 && sslport != 443) host += ":" + std::to_string(sslport);
     std::string loc = "https://" + host + http::encode_path(c.req->path);
     if (!c.req->query.empty()) loc.append("?").append(c.req->query);
     c.res->redirect(301, loc);
@@ -1348,8 +1382,8 @@ REMORA_DECL void open_request_lib(lua_State* L) {
       {"cookie", detail::r_cookie},
       {"createcookie", detail::r_createcookie},
       {"deferred", detail::r_deferred},
-      {"certificate", detail::r_nil_unless_secure},
-      {"cipher", detail::r_nil_unless_secure},
+      {"certificate", detail::r_certificate},
+      {"cipher", detail::r_cipher},
       {"clientcert", detail::r_clientcert},
       {"redirect2tls", detail::r_redirect2tls},
       {"redirect", detail::r_redirect},

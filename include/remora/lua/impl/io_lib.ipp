@@ -322,13 +322,13 @@ REMORA_DECL std::shared_ptr<vfs::io> make_io(const std::shared_ptr<vfs::io>& bas
   return z;
 }
 
-REMORA_DECL bool load_chunk(lua_State* L, vfs::io& io, std::string_view name, std::string& err) {
+REMORA_DECL bool read_file(vfs::io& io, std::string_view name, std::string& text, std::string& err) {
   auto f = io.open(name, "r", err);
   if (!f) {
-    err = std::string(name) + ": " + err;
+    err = std::string(name) + ": " + (err.empty() ? "notfound" : err);
     return false;
   }
-  std::string text;
+  text.clear();
   char buf[16384];
   for (;;) {
     auto n = f->read(buf, sizeof buf, err);
@@ -336,9 +336,14 @@ REMORA_DECL bool load_chunk(lua_State* L, vfs::io& io, std::string_view name, st
       err = std::string(name) + ": " + err;
       return false;
     }
-    if (n == 0) break;
+    if (n == 0) return true;
     text.append(buf, std::size_t(n));
   }
+}
+
+REMORA_DECL bool load_chunk(lua_State* L, vfs::io& io, std::string_view name, std::string& err) {
+  std::string text;
+  if (!read_file(io, name, text, err)) return false;
   if (text.rfind("#!", 0) == 0) text.replace(0, 2, "--");  // keeps the line count
   std::string real = io.realpath(name);
   std::string chunkname = "@" + (real.empty() ? std::string(name) : real);

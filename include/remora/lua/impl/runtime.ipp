@@ -5,6 +5,7 @@
 #include <remora/lua/ba_core.hpp>
 #include <remora/lua/dir_lib.hpp>
 #include <remora/lua/json.hpp>
+#include <remora/lua/net_lib.hpp>
 #include <remora/lua/runtime.hpp>
 
 #include <algorithm>
@@ -101,14 +102,9 @@ inline int ba_loadfile(lua_State* L) {
   bool has_env = !lua_isnone(L, env);  // before the chunk is pushed
   if (has_env) luaL_checktype(L, env, LUA_TTABLE);
   std::string text, err;
-  auto f = io ? io->open(name, "r", err) : nullptr;
-  if (!f) return fail(L, ("cannot open " + name + ": " + (err.empty() ? "notfound" : err) + " ").c_str());
-  char buf[16384];
-  for (;;) {
-    auto n = f->read(buf, sizeof buf, err);
-    if (n < 0) return fail(L, ("cannot read " + name + ": " + err).c_str());
-    if (n == 0) break;
-    text.append(buf, std::size_t(n));
+  if (!io || !read_file(*io, name, text, err)) {
+    auto colon = err.find(": ");
+    return fail(L, ("cannot open " + name + ": " + (colon == std::string::npos ? "notfound" : err.substr(colon + 2)) + " ").c_str());
   }
   std::string chunkname = "@" + name;
   if (luaL_loadbufferx(L, text.data(), text.size(), chunkname.c_str(), "bt") != LUA_OK) {
@@ -184,6 +180,35 @@ inline void set_string(lua_State* L, const char* k, const std::string& v) {
   lua_setfield(L, -2, k);
 }
 
+// A package.searchers entry: require"a.b" finds .lua/a/b.lua in the resource zip (the vm IO),
+// where Remora's own Lua modules (loadconf, sqlutil, ...) live.
+inline int vm_searcher(lua_State* L) {
+  auto* reg = static_cast<io_registry*>(lua_touserdata(L, lua_upvalueindex(1)));
+  std::string name = luaL_checkstring(L, 1);
+  std::replace(name.begin(), name.end(), '.', '/');
+  std::string path = ".lua/" + name + ".lua";
+  auto it = reg->named.find("vm");
+  vfs::file_info info;
+  std::string err;
+  if (it == reg->named.end() || !it->second->stat(path, info, err) || info.is_dir) {
+    lua_pushfstring(L, "no file '%s' in the resource zip", path.c_str());
+    return 1;
+  }
+  if (!load_chunk(L, *it->second, path, err)) return luaL_error(L, "error loading module '%s':\n\t%s", lua_tostring(L, 1), err.c_str());
+  lua_pushstring(L, path.c_str());
+  return 2;
+}
+
+inline void add_vm_searcher(lua_State* L, io_registry& reg) {
+  lua_getglobal(L, "package");
+  if (lua_getfield(L, -1, "searchers") == LUA_TTABLE) {
+    lua_pushlightuserdata(L, &reg);
+    lua_pushcclosure(L, vm_searcher, 1);
+    lua_rawseti(L, -2, lua_Integer(luaL_len(L, -2) + 1));
+  }
+  lua_pop(L, 2);
+}
+
 inline int traceback(lua_State* L) {
   const char* msg = lua_tostring(L, 1);
   if (!msg) msg = luaL_tolstring(L, 1, nullptr);
@@ -203,6 +228,7 @@ REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info
   open_json_lib(L);
   open_ba_core(L);
   open_aes_lib(L);
+  open_net_lib(L);
   lua_pushcfunction(L, detail::lua_parselsp);
   lua_setfield(L, -2, "parselsp");
   if (info.tree) open_dir_lib(L, *info.tree);
@@ -246,12 +272,27 @@ REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info
   }
   lua_setglobal(L, "mako");
 
+  detail::add_vm_searcher(L, reg);
   lua_pushcfunction(L, detail::lua_print);
   lua_setglobal(L, "print");
   lua_pushcfunction(L, detail::lua_trace);
   lua_setglobal(L, "trace");
   lua_pushcfunction(L, detail::lua_tracep);
   lua_setglobal(L, "tracep");
+}
+
+REMORA_DECL bool run_openports(lua_State* L, vfs::io& vm) {
+  std::string err;
+  if (!load_chunk(L, vm, ".openports", err)) {
+    std::fprintf(stderr, ".openports error: %s\n", err.c_str());
+    return false;
+  }
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    std::fprintf(stderr, ".openports error: %s\n", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return false;
+  }
+  return true;
 }
 
 REMORA_DECL bool run_config(lua_State* L, vfs::io& vm) {

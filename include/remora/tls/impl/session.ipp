@@ -1,0 +1,489 @@
+// Botan 2 behind remora::tls: keys and certificates, the credentials manager (SNI picks the
+// certificate), the policy, and Botan::TLS::Server driven from memory.
+#pragma once
+#include <remora/tls/session.hpp>
+
+#include <botan/auto_rng.h>
+#include <botan/ber_dec.h>
+#include <botan/credentials_manager.h>
+#include <botan/data_src.h>
+#include <botan/ec_group.h>
+#include <botan/ecdsa.h>
+#include <botan/pem.h>
+#include <botan/pkcs8.h>
+#include <botan/rsa.h>
+#include <botan/system_rng.h>
+#include <botan/tls_callbacks.h>
+#include <botan/tls_handshake_msg.h>
+#include <botan/tls_exceptn.h>
+#include <botan/tls_policy.h>
+#include <botan/tls_server.h>
+#include <botan/tls_session_manager.h>
+#include <botan/x509_ca.h>
+#include <botan/x509path.h>
+#include <botan/x509self.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+
+namespace remora::tls {
+
+namespace detail {
+inline Botan::RandomNumberGenerator& rng() {
+  static Botan::System_RNG r;  // thread-safe: getrandom(2)
+  return r;
+}
+
+inline std::string lower(std::string s) {
+  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Every certificate in `text` (PEM blocks, or one DER certificate).
+inline std::vector<Botan::X509_Certificate> read_certs(std::string_view text) {
+  std::vector<Botan::X509_Certificate> out;
+  Botan::DataSource_Memory src(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+  if (text.find("-----BEGIN") == std::string_view::npos) {
+    out.emplace_back(src);
+    return out;
+  }
+  for (;;) {
+    try {
+      std::string label;
+      auto der = Botan::PEM_Code::decode(src, label);
+      if (label == "CERTIFICATE" || label == "X509 CERTIFICATE" || label == "TRUSTED CERTIFICATE")
+        out.emplace_back(der.data(), der.size());
+    } catch (const Botan::Exception&) {
+      break;  // no further PEM block
+    }
+  }
+  return out;
+}
+
+// A private key from PEM: PKCS#8 (plain or encrypted) or the traditional RSA/EC forms.
+inline std::unique_ptr<Botan::Private_Key> read_key(std::string_view pem, std::string_view password,
+                                                    std::string& err) {
+  try {
+    std::string label;
+    {
+      Botan::DataSource_Memory probe(reinterpret_cast<const std::uint8_t*>(pem.data()), pem.size());
+      if (pem.find("-----BEGIN") != std::string_view::npos) {
+        auto der = Botan::PEM_Code::decode(probe, label);
+        if (label == "RSA PRIVATE KEY") {
+          if (pem.find("ENCRYPTED") != std::string_view::npos) {
+            err = "encrypted traditional RSA keys are not supported (use PKCS#8)";
+            return nullptr;
+          }
+          return std::make_unique<Botan::RSA_PrivateKey>(
+              Botan::AlgorithmIdentifier("RSA", Botan::AlgorithmIdentifier::USE_NULL_PARAM), der);
+        }
+        if (label == "EC PRIVATE KEY") {  // SEC 1: version, scalar, [0] curve OID, [1] point
+          if (pem.find("ENCRYPTED") != std::string_view::npos) {
+            err = "encrypted traditional EC keys are not supported (use PKCS#8)";
+            return nullptr;
+          }
+          Botan::BER_Decoder dec(der);
+          Botan::BER_Decoder seq = dec.start_cons(Botan::SEQUENCE);
+          std::size_t version = 0;
+          Botan::secure_vector<std::uint8_t> scalar;
+          seq.decode(version).decode(scalar, Botan::OCTET_STRING);
+          Botan::OID curve;
+          seq.decode_optional(curve, Botan::ASN1_Tag(0), Botan::ASN1_Tag(Botan::CONSTRUCTED | Botan::CONTEXT_SPECIFIC));
+          if (curve.empty()) {
+            err = "EC key without its curve";
+            return nullptr;
+          }
+          return std::make_unique<Botan::ECDSA_PrivateKey>(rng(), Botan::EC_Group(curve),
+                                                           Botan::BigInt(scalar.data(), scalar.size()));
+        }
+      }
+    }
+    Botan::DataSource_Memory src(reinterpret_cast<const std::uint8_t*>(pem.data()), pem.size());
+    if (!password.empty()) return Botan::PKCS8::load_key(src, std::string(password));
+    return Botan::PKCS8::load_key(src);
+  } catch (const std::exception& e) {
+    err = std::string("cannot read the private key: ") + e.what();
+    return nullptr;
+  }
+}
+
+inline std::string cipher_name(const Botan::TLS::Ciphersuite& cs) {
+  return cs.to_string();  // "ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": the IANA name without TLS_
+}
+}  // namespace detail
+
+struct keypair::impl {
+  std::vector<Botan::X509_Certificate> chain;
+  std::unique_ptr<Botan::Private_Key> key;
+  std::string algo;  // "ECDSA", "RSA"
+};
+
+REMORA_DECL std::shared_ptr<const keypair> keypair::from_pem(std::string_view chain_pem, std::string_view key_pem,
+                                                             std::string_view password, std::string& err) {
+  auto p = std::make_shared<impl>();
+  try {
+    p->chain = detail::read_certs(chain_pem);
+  } catch (const std::exception& e) {
+    err = std::string("cannot read the certificate: ") + e.what();
+    return nullptr;
+  }
+  if (p->chain.empty()) {
+    err = "no certificate found";
+    return nullptr;
+  }
+  p->key = detail::read_key(key_pem, password, err);
+  if (!p->key) {
+    if (err.empty()) err = "no private key found";
+    return nullptr;
+  }
+  p->algo = p->key->algo_name();
+  if (p->algo != "ECDSA" && p->algo != "RSA") {
+    err = "unsupported key type " + p->algo + " (RSA or ECDSA expected)";
+    return nullptr;
+  }
+  const auto& leaf = p->chain.front();
+  std::unique_ptr<Botan::Public_Key> cert_key(leaf.subject_public_key());
+  if (!cert_key || cert_key->algo_name() != p->algo || cert_key->public_key_bits() != p->key->public_key_bits()) {
+    err = "the private key does not belong to the certificate";
+    return nullptr;
+  }
+  auto kp = std::make_shared<keypair>();
+  auto cns = leaf.subject_info("X520.CommonName");
+  kp->name_ = cns.empty() ? std::string() : cns.front();
+  if (!kp->name_.empty()) kp->hosts_.push_back(detail::lower(kp->name_));
+  for (auto& dns : leaf.subject_info("DNS")) kp->hosts_.push_back(detail::lower(dns));
+  kp->rsa_ = p->algo == "RSA";
+  kp->not_after_ = std::time_t(leaf.not_after().time_since_epoch());
+  kp->p = std::move(p);
+  return kp;
+}
+
+REMORA_DECL bool keypair::make_self_signed(const std::vector<std::string>& names, unsigned days, std::string& chain_pem,
+                                           std::string& key_pem, std::string& err) {
+  try {
+    Botan::ECDSA_PrivateKey key(detail::rng(), Botan::EC_Group("secp256r1"));
+    Botan::X509_Cert_Options opts("", std::uint32_t(days) * 24u * 3600u);
+    opts.common_name = names.empty() ? "localhost" : names.front();
+    opts.organization = "Remora";
+    opts.dns = opts.common_name;
+    for (std::size_t i = 1; i < names.size(); ++i) opts.more_dns.push_back(names[i]);
+    opts.start = Botan::X509_Time(std::chrono::system_clock::now() - std::chrono::hours(24));
+    auto cert = Botan::X509::create_self_signed_cert(opts, key, "SHA-256", detail::rng());
+    chain_pem = cert.PEM_encode();
+    key_pem = Botan::PKCS8::PEM_encode(key);
+    return true;
+  } catch (const std::exception& e) {
+    err = e.what();
+    return false;
+  }
+}
+
+struct certstore::impl {
+  Botan::Certificate_Store_In_Memory store;
+  std::size_t count = 0;
+};
+
+REMORA_DECL certstore::certstore() : p(std::make_shared<impl>()) {}
+
+REMORA_DECL bool certstore::add(std::string_view text, std::string& err) {
+  try {
+    auto certs = detail::read_certs(text);
+    if (certs.empty()) {
+      err = "no certificate found";
+      return false;
+    }
+    for (auto& c : certs) p->store.add_certificate(c);
+    p->count += certs.size();
+    return true;
+  } catch (const std::exception& e) {
+    err = std::string("cannot read the certificate: ") + e.what();
+    return false;
+  }
+}
+
+REMORA_DECL std::size_t certstore::size() const noexcept { return p->count; }
+
+REMORA_DECL std::shared_ptr<const certstore> certstore::snapshot() const {
+  auto c = std::make_shared<certstore>();
+  c->p = std::make_shared<impl>(*p);
+  return c;
+}
+
+namespace detail {
+// ECDHE + AEAD, TLS 1.2, no renegotiation; ECDSA certificates first unless favorRSA.
+class strong_policy final : public Botan::TLS::Policy {
+ public:
+  strong_policy(bool rsa_first, bool ask_client_cert) : rsa_first_(rsa_first), ask_(ask_client_cert) {}
+  std::vector<std::string> allowed_ciphers() const override { return {"AES-128/GCM", "AES-256/GCM", "ChaCha20Poly1305"}; }
+  std::vector<std::string> allowed_signature_hashes() const override { return {"SHA-256", "SHA-384", "SHA-512"}; }
+  std::vector<std::string> allowed_macs() const override { return {"AEAD"}; }
+  std::vector<std::string> allowed_key_exchange_methods() const override { return {"ECDH"}; }
+  std::vector<std::string> allowed_signature_methods() const override {
+    if (rsa_first_) return {"RSA", "ECDSA"};
+    return {"ECDSA", "RSA"};
+  }
+  std::vector<Botan::TLS::Group_Params> key_exchange_groups() const override {
+    using G = Botan::TLS::Group_Params;
+    return {G::X25519, G::SECP256R1, G::SECP384R1, G::SECP521R1};
+  }
+  bool allow_tls10() const override { return false; }
+  bool allow_tls11() const override { return false; }
+  bool allow_tls12() const override { return true; }
+  bool allow_dtls10() const override { return false; }
+  bool allow_dtls12() const override { return false; }
+  bool allow_insecure_renegotiation() const override { return false; }
+  bool allow_client_initiated_renegotiation() const override { return false; }
+  bool allow_server_initiated_renegotiation() const override { return false; }
+  bool require_cert_revocation_info() const override { return false; }
+  bool request_client_certificate_authentication() const override { return ask_; }
+  bool server_uses_own_ciphersuite_preferences() const override { return true; }
+  std::size_t minimum_rsa_bits() const override { return 2048; }
+  std::uint32_t session_ticket_lifetime() const override { return 86400; }
+
+ private:
+  bool rsa_first_, ask_;
+};
+
+// The session cache and ticket key, shared by every certificate set a context ever holds.
+struct session_cache {
+  Botan::TLS::Session_Manager_In_Memory manager{rng(), 10000, std::chrono::seconds(86400)};
+  Botan::SymmetricKey ticket_key{rng(), 32};
+};
+}  // namespace detail
+
+struct context::impl final : Botan::Credentials_Manager {
+  std::vector<std::shared_ptr<const keypair>> pairs;
+  std::shared_ptr<const certstore> store;
+  bool rsa_first = false, ask_cert = false;
+  std::shared_ptr<detail::session_cache> cache;
+  std::unique_ptr<detail::strong_policy> policy;
+
+  void finish() { policy = std::make_unique<detail::strong_policy>(rsa_first, ask_cert || (store && store->size() > 0)); }
+
+  // SNI: a certificate naming the host (exactly, or by a "*." wildcard) wins; else the first
+  // certificate of the asked-for key type.
+  std::vector<Botan::X509_Certificate> cert_chain(const std::vector<std::string>& types, const std::string& type,
+                                                  const std::string& hostname) override {
+    if (type != "tls-server") return {};
+    const keypair* fallback = nullptr;
+    std::string host = detail::lower(hostname);
+    for (auto& kp : pairs) {
+      if (std::find(types.begin(), types.end(), kp->p->algo) == types.end()) continue;
+      if (!fallback) fallback = kp.get();
+      if (host.empty()) break;
+      for (auto& h : kp->hosts()) {
+        bool wild = false;  // "*.example.com" names one label more than example.com
+        if (h.size() > 2 && h.compare(0, 2, "*.") == 0 && host.size() > h.size() - 1) {
+          std::size_t cut = host.size() - (h.size() - 1);
+          wild = host.compare(cut, std::string::npos, h, 1) == 0 && host.find('.') == cut;
+        }
+        if (h == host || wild) return kp->p->chain;
+      }
+    }
+    return fallback ? fallback->p->chain : std::vector<Botan::X509_Certificate>{};
+  }
+
+  Botan::Private_Key* private_key_for(const Botan::X509_Certificate& cert, const std::string&,
+                                      const std::string&) override {
+    for (auto& kp : pairs)
+      if (kp->p->chain.front() == cert) return kp->p->key.get();
+    return nullptr;
+  }
+
+  std::vector<Botan::Certificate_Store*> trusted_certificate_authorities(const std::string& type,
+                                                                        const std::string&) override {
+    if (type != "tls-server" || !store || store->size() == 0) return {};
+    return {&store->p->store};
+  }
+
+  Botan::SymmetricKey psk(const std::string& type, const std::string& ctx, const std::string& id) override {
+    if (type == "tls-server" && ctx == "session-ticket") return cache->ticket_key;
+    return Botan::Credentials_Manager::psk(type, ctx, id);
+  }
+};
+
+struct session::impl final : Botan::TLS::Callbacks {
+  std::shared_ptr<context::impl> ctx;  // keeps credentials, policy and cache alive
+  std::string in, out, err;
+  peer_info peer;
+  bool established = false, closed = false, full = false, failed = false;
+  Botan::TLS::Server server;
+
+  explicit impl(std::shared_ptr<context::impl> c)
+      : ctx(std::move(c)), server(*this, ctx->cache->manager, *ctx, *ctx->policy, detail::rng()) {}
+
+  void tls_emit_data(const std::uint8_t data[], std::size_t size) override {
+    out.append(reinterpret_cast<const char*>(data), size);
+  }
+  void tls_record_received(std::uint64_t, const std::uint8_t data[], std::size_t size) override {
+    in.append(reinterpret_cast<const char*>(data), size);
+  }
+  void tls_alert(Botan::TLS::Alert alert) override {
+    if (alert.type() == Botan::TLS::Alert::CLOSE_NOTIFY) closed = true;
+    else if (alert.is_fatal()) {
+      closed = true;
+      if (err.empty()) err = "alert from the peer: " + alert.type_string();
+    }
+  }
+  void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& m) override {
+    if (m.type() == Botan::TLS::SERVER_KEX) full = true;
+  }
+  std::string tls_server_choose_app_protocol(const std::vector<std::string>& protos) override {
+    for (auto& p : protos)
+      if (p == "http/1.1") return p;
+    return "";
+  }
+  void verify(const std::vector<Botan::X509_Certificate>& chain) {
+    peer.chain.clear();
+    for (auto& c : chain) {
+      auto der = c.BER_encode();
+      peer.chain.emplace_back(reinterpret_cast<const char*>(der.data()), der.size());
+    }
+    auto roots = ctx->trusted_certificate_authorities("tls-server", "");
+    if (chain.empty()) return;
+    if (roots.empty()) {
+      peer.trusted = false;
+      peer.trust_error = "no certificate store";
+      return;
+    }
+    Botan::Path_Validation_Restrictions restrictions(false, 110);
+    auto r = Botan::x509_path_validate(chain, restrictions, roots, "", Botan::Usage_Type::TLS_CLIENT_AUTH);
+    peer.trusted = r.successful_validation();
+    peer.trust_error = peer.trusted ? std::string() : r.result_string();
+  }
+  // A client certificate is recorded with its verdict rather than refused: request:certificate
+  // reports both, as Mako does, and the application decides.
+  void tls_verify_cert_chain(const std::vector<Botan::X509_Certificate>& chain,
+                             const std::vector<std::shared_ptr<const Botan::OCSP::Response>>&,
+                             const std::vector<Botan::Certificate_Store*>&, Botan::Usage_Type usage,
+                             const std::string&, const Botan::TLS::Policy&) override {
+    if (usage == Botan::Usage_Type::TLS_CLIENT_AUTH) verify(chain);
+  }
+  bool tls_session_established(const Botan::TLS::Session& s) override {
+    established = true;
+    peer.version = s.version().to_string();
+    peer.cipher = detail::cipher_name(s.ciphersuite());
+    peer.sni = s.server_info().hostname();
+    peer.resumed = !full;
+    if (peer.resumed && !s.peer_certs().empty()) verify(s.peer_certs());
+    return true;
+  }
+  void tls_session_activated() override {
+    established = true;
+    peer.alpn = server.application_protocol();
+  }
+  void tls_log_error(const char*) override {}
+};
+
+REMORA_DECL context::context() : p_(std::make_shared<impl>()) {
+  p_->cache = std::make_shared<detail::session_cache>();
+  p_->finish();
+}
+REMORA_DECL context::~context() = default;
+
+namespace detail {
+template<class F>
+void replace(std::mutex& m, std::shared_ptr<context::impl>& p, F change) {
+  std::lock_guard lock(m);
+  auto n = std::make_shared<context::impl>();
+  n->pairs = p->pairs;
+  n->store = p->store;
+  n->rsa_first = p->rsa_first;
+  n->ask_cert = p->ask_cert;
+  n->cache = p->cache;
+  change(*n);
+  n->finish();
+  p = std::move(n);
+}
+}  // namespace detail
+
+REMORA_DECL void context::add(std::shared_ptr<const keypair> kp) {
+  if (!kp) return;
+  detail::replace(m_, p_, [&](impl& n) { n.pairs.push_back(std::move(kp)); });
+}
+REMORA_DECL void context::clear() {
+  detail::replace(m_, p_, [](impl& n) { n.pairs.clear(); });
+}
+REMORA_DECL void context::set_certstore(std::shared_ptr<const certstore> cs) {
+  detail::replace(m_, p_, [&](impl& n) { n.store = std::move(cs); });
+}
+REMORA_DECL void context::favor_rsa(bool on) {
+  detail::replace(m_, p_, [&](impl& n) { n.rsa_first = on; });
+}
+REMORA_DECL void context::request_client_cert(bool on) {
+  detail::replace(m_, p_, [&](impl& n) { n.ask_cert = on; });
+}
+REMORA_DECL void context::assign(const context& other) {
+  if (&other == this) return;
+  std::shared_ptr<impl> o;
+  {
+    std::lock_guard lock(other.m_);
+    o = other.p_;
+  }
+  detail::replace(m_, p_, [&](impl& n) {
+    n.pairs = o->pairs;
+    n.store = o->store;
+    n.rsa_first = o->rsa_first;
+    n.ask_cert = o->ask_cert;
+  });
+}
+REMORA_DECL std::size_t context::size() const {
+  std::lock_guard lock(m_);
+  return p_->pairs.size();
+}
+
+REMORA_DECL std::unique_ptr<session> context::accept() const {
+  std::shared_ptr<impl> p;
+  {
+    std::lock_guard lock(m_);
+    p = p_;
+  }
+  if (p->pairs.empty()) return nullptr;
+  return std::make_unique<session>(std::make_unique<session::impl>(std::move(p)));
+}
+
+REMORA_DECL session::session(std::unique_ptr<impl> p) : p_(std::move(p)) {}
+REMORA_DECL session::~session() = default;
+
+REMORA_DECL bool session::received(const std::uint8_t* data, std::size_t n) {
+  if (p_->failed) return false;
+  try {
+    p_->server.received_data(data, n);
+    return true;
+  } catch (const std::exception& e) {
+    p_->failed = p_->closed = true;
+    if (p_->err.empty()) p_->err = e.what();
+    return false;
+  }
+}
+
+REMORA_DECL bool session::send(const std::uint8_t* data, std::size_t n) {
+  if (p_->failed || !p_->server.is_active()) return false;
+  try {
+    p_->server.send(data, n);
+    return true;
+  } catch (const std::exception& e) {
+    p_->failed = true;
+    if (p_->err.empty()) p_->err = e.what();
+    return false;
+  }
+}
+
+REMORA_DECL void session::close() {
+  if (p_->failed) return;
+  try {
+    if (!p_->server.is_closed()) p_->server.close();
+  } catch (const std::exception&) {
+    p_->failed = true;
+  }
+}
+
+REMORA_DECL std::string& session::input() noexcept { return p_->in; }
+REMORA_DECL std::string& session::output() noexcept { return p_->out; }
+REMORA_DECL bool session::established() const noexcept { return p_->established; }
+REMORA_DECL bool session::peer_closed() const noexcept { return p_->closed || p_->failed; }
+REMORA_DECL const peer_info& session::peer() const noexcept { return p_->peer; }
+REMORA_DECL const std::string& session::error() const noexcept { return p_->err; }
+
+}  // namespace remora::tls
