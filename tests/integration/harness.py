@@ -131,6 +131,10 @@ class Server:
                     if self.port is None:
                         self.port = int(m.group(2))
 
+    def https_port(self):
+        """The HTTPS listener's port (waits for its console line)."""
+        return int(self.wait_for(r"TLS server listening on IPv[46] port (\d+)").group(1))
+
     # ---- output ----
     def _read(self):
         for raw in iter(self.proc.stdout.readline, b""):

@@ -261,27 +261,32 @@ struct context::impl final : Botan::Credentials_Manager {
 
   void finish() { policy = std::make_unique<detail::strong_policy>(rsa_first, ask_cert || (store && store->size() > 0)); }
 
-  // SNI: a certificate naming the host (exactly, or by a "*." wildcard) wins; else the first
-  // certificate of the asked-for key type.
+  // SNI: the certificates naming the host (exactly, or by a "*." wildcard) are the candidates;
+  // when none does (or no name was sent), all are. The first of the asked-for key type wins.
+  static bool names(const keypair& kp, const std::string& host) {
+    for (auto& h : kp.hosts()) {
+      if (h == host) return true;
+      // "*.example.com" names one label more than example.com
+      if (h.size() > 2 && h.compare(0, 2, "*.") == 0 && host.size() > h.size() - 1) {
+        std::size_t cut = host.size() - (h.size() - 1);
+        if (host.compare(cut, std::string::npos, h, 1) == 0 && host.find('.') == cut) return true;
+      }
+    }
+    return false;
+  }
+
   std::vector<Botan::X509_Certificate> cert_chain(const std::vector<std::string>& types, const std::string& type,
                                                   const std::string& hostname) override {
     if (type != "tls-server") return {};
-    const keypair* fallback = nullptr;
     std::string host = detail::lower(hostname);
+    bool any = false;
+    if (!host.empty())
+      for (auto& kp : pairs) any = any || names(*kp, host);
     for (auto& kp : pairs) {
       if (std::find(types.begin(), types.end(), kp->p->algo) == types.end()) continue;
-      if (!fallback) fallback = kp.get();
-      if (host.empty()) break;
-      for (auto& h : kp->hosts()) {
-        bool wild = false;  // "*.example.com" names one label more than example.com
-        if (h.size() > 2 && h.compare(0, 2, "*.") == 0 && host.size() > h.size() - 1) {
-          std::size_t cut = host.size() - (h.size() - 1);
-          wild = host.compare(cut, std::string::npos, h, 1) == 0 && host.find('.') == cut;
-        }
-        if (h == host || wild) return kp->p->chain;
-      }
+      if (!any || names(*kp, host)) return kp->p->chain;
     }
-    return fallback ? fallback->p->chain : std::vector<Botan::X509_Certificate>{};
+    return {};
   }
 
   Botan::Private_Key* private_key_for(const Botan::X509_Certificate& cert, const std::string&,
