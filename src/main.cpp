@@ -310,7 +310,17 @@ int main(int argc, char** argv) {
     info.cwd = std::filesystem::current_path(ec).string();
     try {
       ios.named["disk"] = std::make_shared<remora::vfs::disk_io>("/");
-      ios.named["home"] = std::make_shared<remora::vfs::disk_io>(info.cwd.empty() ? "." : info.cwd);
+      std::string home = info.cwd.empty() ? "." : info.cwd;
+      if (!conf.homeio.empty()) {  // mako.conf's homeio: relative to the working directory
+        if (conf.homeio.rfind("http://", 0) == 0 || conf.homeio.rfind("https://", 0) == 0) {
+          std::fprintf(stderr, "homeio: network home IOs arrive with the HTTP client: %s\n", conf.homeio.c_str());
+          return 1;
+        }
+        home = std::filesystem::absolute(conf.homeio, ec).lexically_normal().string();
+        if (!home.empty() && home.size() > 1 && home.back() == '/') home.pop_back();
+        std::fprintf(stderr, "Home dir: %s\n", home.c_str());
+      }
+      ios.named["home"] = std::make_shared<remora::vfs::disk_io>(home);
     } catch (const std::system_error& e) {
       std::fprintf(stderr, "Fatal error: %s: %s\n", e.what(), e.code().message().c_str());
       return 1;

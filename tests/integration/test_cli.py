@@ -10,7 +10,7 @@ import time
 import unittest
 
 import harness
-from harness import NOT_FOUND_BODY, Server, ServerTestCase, run_remora, write_file
+from harness import NOT_FOUND_BODY, Server, ServerTestCase, main, run_remora, write_file
 
 
 class VersionUsageTest(unittest.TestCase):
@@ -33,6 +33,8 @@ class VersionUsageTest(unittest.TestCase):
             self.assertIn("Usage: remora", p.stderr)
             self.assertIn("-l[name]:[priority]:app", p.stderr)
             self.assertIn("-c configfile", p.stderr)
+            for flag in ("-d ", "-s ", "-u username", "script"):
+                self.assertIn(flag, p.stderr)
             harness.assert_no_crash(p.stderr)
 
     def test_bad_load_commands(self):
@@ -397,5 +399,113 @@ print("dos2unix", mako.dos2unix("a/b"), ba.serverport == mako.port)
         self.assertEqual(srv.get("/p/p.txt").body, b"high")
 
 
+class ConfLookupTest(ServerTestCase):
+    """mako.conf: -c, then beside the executable, the working directory, then $HOME."""
+
+    def setUp(self):
+        self.exe_dir = self.tempdir()
+        self.exe = os.path.join(self.exe_dir, "remora")
+        import shutil
+        shutil.copy2(harness.REMORA, self.exe)
+        shutil.copy2(os.path.join(os.path.dirname(harness.REMORA), "remora.zip"), self.exe_dir)
+        self.cwd = self.tempdir()
+        self.home = self.tempdir()
+
+    def conf(self, d, tag):
+        return write_file(d, "mako.conf", 'port=%d\nhost="127.0.0.1"\nsslport=0\ntag="%s"\n'
+                          % (harness.free_port(), tag))
+
+    def which(self, extra=()):
+        script = write_file(self.cwd, "which.lua", 'print("conf:", require"loadconf".tag, mako.cfgfname)\n')
+        env = dict(os.environ, HOME=self.home)
+        env.pop("MAKO_ZIP", None)
+        # A script reads the conf through loadconf; the server's lookup order is the same.
+        p = subprocess.run([self.exe] + list(extra) + [script], cwd=self.cwd, env=env, capture_output=True,
+                           text=True, timeout=harness.WAIT)
+        harness.assert_no_crash(p.stderr)
+        m = re.search(r"conf:\t(\S+)\t(\S+)", p.stderr)
+        return m.groups() if m else (None, p.stderr)
+
+    def test_order(self):
+        self.assertEqual(self.which()[0], "nil")  # none anywhere: the built-in defaults
+        self.conf(self.home, "home")
+        self.assertEqual(self.which(), ("home", os.path.join(self.home, "mako.conf")))
+        self.conf(self.cwd, "cwd")
+        self.assertEqual(self.which(), ("cwd", os.path.join(self.cwd, "mako.conf")))
+        self.conf(self.exe_dir, "exe")
+        self.assertEqual(self.which(), ("exe", os.path.join(self.exe_dir, "mako.conf")))
+
+    def test_loading_line_names_the_found_file(self):
+        self.conf(self.cwd, "cwd")
+        env = dict(os.environ, HOME=self.home)
+        env.pop("MAKO_ZIP", None)
+        p = subprocess.Popen([self.exe], cwd=self.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+        try:
+            out = ""
+            deadline = time.monotonic() + harness.WAIT
+            while "Server listening" not in out and time.monotonic() < deadline:
+                out += p.stdout.readline()
+        finally:
+            p.terminate()
+            out += p.communicate(timeout=harness.WAIT)[0]
+        self.assertIn("Loading " + os.path.join(self.cwd, "mako.conf"), out)
+        self.assertEqual(p.returncode, 0, out)
+
+
+class LoadconfTest(ServerTestCase):
+    def test_every_option_and_reload(self):
+        tmp = self.tempdir()
+        write_file(tmp, "app/conf.lsp", """<?lsp
+local c = require"loadconf"
+print(c.port == mako.port, c.custom, c.nested and c.nested.x, c.host, type(c.load))
+local n = c.load()
+print(n.custom, require"loadconf" == n, rawget(n, "load"))
+?>""")
+        srv = self.start(apps=["-l::" + os.path.join(tmp, "app")], conf={"custom": "first"},
+                         tmpdir=tmp)
+        # the conf gets a table option, then changes on disk: load() reads the new text
+        with open(srv.conf_path) as f:
+            text = f.read()
+        r = srv.get("/conf.lsp")
+        lines = r.body.decode().splitlines()
+        self.assertEqual(lines[0], "true\tfirst\tnil\t127.0.0.1\tfunction")
+        with open(srv.conf_path, "w") as f:
+            f.write(text.replace('custom="first"', 'custom="second"\nnested={x=1}'))
+        r = srv.get("/conf.lsp")
+        lines = r.body.decode().splitlines()
+        self.assertEqual(lines[1], "second\ttrue\tnil")
+        r = srv.get("/conf.lsp")
+        self.assertEqual(r.body.decode().splitlines()[0], "true\tsecond\t1\t127.0.0.1\tfunction")
+
+    def test_runtime_error_in_the_second_pass_is_printed(self):
+        # passes the first pass (base library only), fails in the full state: printed, not fatal
+        tmp = self.tempdir()
+        srv = self.start(conf_text='port=%d\nhost="127.0.0.1"\nsslport=0\nif string then x = nil .. 1 end\n'
+                         % harness.free_port(), tmpdir=tmp)
+        srv.wait_for(r"remora-test\.conf:4: attempt to concatenate a nil value")
+        self.assertEqual(srv.get("/").status, 200)
+
+
+class HomeioTest(ServerTestCase):
+    def test_home_io_root(self):
+        tmp = self.tempdir()
+        home = os.path.join(tmp, "homedir")
+        write_file(home, "hello.txt", "from the home io")
+        write_file(tmp, "app/h.lsp", "<?lsp print(ba.openio'home':open('hello.txt'):read'a', ba.openio'home':realpath'') ?>")
+        srv = self.start(apps=["-l::" + os.path.join(tmp, "app")], conf={"homeio": "homedir"}, tmpdir=tmp)
+        self.assertIn("Home dir: " + home, srv.output())
+        body = srv.get("/h.lsp").body.decode()
+        self.assertTrue(body.startswith("from the home io\t" + home), body)
+
+    def test_missing_home_directory_stops_the_start(self):
+        d = self.tempdir()
+        path = write_file(d, "mako.conf", 'port=%d\nhomeio="nowhere"\n' % harness.free_port())
+        p = run_remora(["-c", path], cwd=d)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("nowhere", p.stderr)
+        harness.assert_no_crash(p.stderr)
+
+
 if __name__ == "__main__":
-    harness.main()
+    main()

@@ -41,6 +41,7 @@ struct conf_values {
   std::optional<long long> port;   // HTTP port; 0 = no listener
   std::string host;
   int rtlprio = 127;               // priority of /rtl/ (the resource zip's public files)
+  std::string homeio;              // root of the home IO ("" = the working directory)
 };
 
 // Runs `file` in a Lua state that has only the base library (as Mako's C side does) and

@@ -209,6 +209,7 @@ REMORA_DECL bool load_conf(const std::string& file, conf_values& out, std::strin
               lua_typename(L, tt) + ")";
       return false;
     }
+    if (tt == LUA_TSTRING && std::string_view(o.name) == "homeio") out.homeio = lua_tostring(L, -1);
     lua_pop(L, 1);
   }
   return true;
@@ -229,8 +230,11 @@ REMORA_DECL std::string find_conf(const std::string& explicit_file, const std::s
 
 REMORA_DECL std::string usage() {
   return "Usage: remora [options] [script]\n"
-         "  -l[name]:[priority]:app   load an application (directory); repeatable\n"
+         "  -l[name]:[priority]:app   load an application (directory or ZIP file); repeatable\n"
          "  -c configfile             load a configuration file (mako.conf)\n"
+         "  -d                        run as a daemon, detached from the console\n"
+         "  -s                        run as a daemon without detaching (systemd)\n"
+         "  -u username               the user to run as, once the ports are open (root only)\n"
          "  script                    run a Lua script with the server's API, then exit\n"
          "  --version                 print version, edition and features\n"
          "  -h, -?                    print this text\n";
