@@ -28,10 +28,10 @@ namespace remora::tls {
 struct peer_info {
   std::string version;             // "TLS v1.2"
   std::string cipher;              // IANA-style suite name, "ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
-  std::string sni;                 // the host name the client asked for ("" when none)
+  std::string sni;                 // the host name asked for ("" when none)
   std::string alpn;                // the negotiated application protocol ("" when none)
-  std::vector<std::string> chain;  // the client's certificates (DER), leaf first
-  bool trusted = false;            // chain verified against the context's certificate store
+  std::vector<std::string> chain;  // the peer's certificates (DER), leaf first
+  bool trusted = false;            // chain verified (a server's: and names the host asked for)
   std::string trust_error;         // why it is not trusted
   bool resumed = false;            // an abbreviated handshake (session id or ticket)
 };
@@ -103,6 +103,23 @@ class context {
  private:
   mutable std::mutex m_;
   std::shared_ptr<impl> p_;  // replaced, never changed in place
+};
+
+// What a TLS client trusts (Debian's CA bundle, and certificates added), and its session
+// cache. Server certificates are checked against it and the host name; the verdict is
+// recorded in the session's peer_info (trusted, trust_error), not enforced.
+class client_context {
+ public:
+  explicit client_context(bool system_store = true);
+  bool add_trusted(std::string_view pem, std::string& err);
+  // A client session for `host` (SNI and the name checked); its ClientHello is in output().
+  std::unique_ptr<session> connect(const std::string& host, std::uint16_t port,
+                                   const std::vector<std::string>& alpn = {}) const;
+
+  struct impl;
+
+ private:
+  std::shared_ptr<impl> p_;
 };
 
 class session {

@@ -4,6 +4,8 @@
 #include <remora/tls/session.hpp>
 
 #include <botan/auto_rng.h>
+#include <botan/certstor_flatfile.h>
+#include <botan/tls_client.h>
 #include <botan/ber_dec.h>
 #include <botan/credentials_manager.h>
 #include <botan/data_src.h>
@@ -309,14 +311,13 @@ struct context::impl final : Botan::Credentials_Manager {
 };
 
 struct session::impl final : Botan::TLS::Callbacks {
-  std::shared_ptr<context::impl> ctx;  // keeps credentials, policy and cache alive
+  std::shared_ptr<void> keep;               // credentials, policy and cache the channel uses
+  Botan::Credentials_Manager* creds = nullptr;
+  bool client = false;
   std::string in, out, err;
   peer_info peer;
   bool established = false, closed = false, full = false, failed = false;
-  Botan::TLS::Server server;
-
-  explicit impl(std::shared_ptr<context::impl> c)
-      : ctx(std::move(c)), server(*this, ctx->cache->manager, *ctx, *ctx->policy, detail::rng()) {}
+  std::unique_ptr<Botan::TLS::Channel> ch;  // a TLS::Server or a TLS::Client
 
   void tls_emit_data(const std::uint8_t data[], std::size_t size) override {
     out.append(reinterpret_cast<const char*>(data), size);
@@ -332,7 +333,7 @@ struct session::impl final : Botan::TLS::Callbacks {
     }
   }
   void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& m) override {
-    if (m.type() == Botan::TLS::SERVER_KEX) full = true;
+    if (m.type() == Botan::TLS::SERVER_KEX || m.type() == Botan::TLS::CLIENT_KEX) full = true;
   }
   std::string tls_server_choose_app_protocol(const std::vector<std::string>& protos) override {
     for (auto& p : protos)
@@ -345,7 +346,7 @@ struct session::impl final : Botan::TLS::Callbacks {
       auto der = c.BER_encode();
       peer.chain.emplace_back(reinterpret_cast<const char*>(der.data()), der.size());
     }
-    auto roots = ctx->trusted_certificate_authorities("tls-server", "");
+    auto roots = creds->trusted_certificate_authorities(client ? "tls-client" : "tls-server", peer.sni);
     if (chain.empty()) return;
     if (roots.empty()) {
       peer.trusted = false;
@@ -353,30 +354,47 @@ struct session::impl final : Botan::TLS::Callbacks {
       return;
     }
     Botan::Path_Validation_Restrictions restrictions(false, 110);
-    auto r = Botan::x509_path_validate(chain, restrictions, roots, "", Botan::Usage_Type::TLS_CLIENT_AUTH);
+    auto r = Botan::x509_path_validate(chain, restrictions, roots, client ? peer.sni : std::string(),
+                                       client ? Botan::Usage_Type::TLS_SERVER_AUTH : Botan::Usage_Type::TLS_CLIENT_AUTH);
     peer.trusted = r.successful_validation();
     peer.trust_error = peer.trusted ? std::string() : r.result_string();
+    // Botan 2 never builds a path for a self-signed end certificate, even one the store
+    // holds: such a certificate is trusted when the store knows it, it is in date, its
+    // signature is its own, and (a server's) it names the host.
+    if (!peer.trusted && chain.size() == 1 && chain.front().is_self_signed()) {
+      const auto& c = chain.front();
+      bool known = false;
+      for (auto* store : roots) known = known || store->certificate_known(c);
+      auto now = Botan::X509_Time(std::chrono::system_clock::now());
+      std::unique_ptr<Botan::Public_Key> key(c.subject_public_key());
+      bool ok = known && c.not_before() <= now && now <= c.not_after() && key && c.check_signature(*key) &&
+                (!client || peer.sni.empty() || c.matches_dns_name(peer.sni));
+      if (ok) {
+        peer.trusted = true;
+        peer.trust_error.clear();
+      }
+    }
   }
-  // A client certificate is recorded with its verdict rather than refused: request:certificate
-  // reports both, as Mako does, and the application decides.
+  // A peer certificate is recorded with its verdict rather than refused: request:certificate
+  // and socket:trusted() report both, as Mako does, and the application decides.
   void tls_verify_cert_chain(const std::vector<Botan::X509_Certificate>& chain,
                              const std::vector<std::shared_ptr<const Botan::OCSP::Response>>&,
-                             const std::vector<Botan::Certificate_Store*>&, Botan::Usage_Type usage,
+                             const std::vector<Botan::Certificate_Store*>&, Botan::Usage_Type,
                              const std::string&, const Botan::TLS::Policy&) override {
-    if (usage == Botan::Usage_Type::TLS_CLIENT_AUTH) verify(chain);
+    verify(chain);
   }
   bool tls_session_established(const Botan::TLS::Session& s) override {
     established = true;
     peer.version = s.version().to_string();
     peer.cipher = detail::cipher_name(s.ciphersuite());
-    peer.sni = s.server_info().hostname();
+    if (!client) peer.sni = s.server_info().hostname();
     peer.resumed = !full;
     if (peer.resumed && !s.peer_certs().empty()) verify(s.peer_certs());
     return true;
   }
   void tls_session_activated() override {
     established = true;
-    peer.alpn = server.application_protocol();
+    peer.alpn = ch->application_protocol();
   }
   void tls_log_error(const char*) override {}
 };
@@ -445,7 +463,73 @@ REMORA_DECL std::unique_ptr<session> context::accept() const {
     p = p_;
   }
   if (p->pairs.empty()) return nullptr;
-  return std::make_unique<session>(std::make_unique<session::impl>(std::move(p)));
+  auto si = std::make_unique<session::impl>();
+  si->creds = p.get();
+  si->ch = std::make_unique<Botan::TLS::Server>(*si, p->cache->manager, *p, *p->policy, detail::rng());
+  si->keep = std::move(p);
+  return std::make_unique<session>(std::move(si));
+}
+
+// ---- client ---------------------------------------------------------------------------------
+
+struct client_context::impl final : Botan::Credentials_Manager {
+  std::unique_ptr<Botan::Certificate_Store> system;  // Debian's CA bundle
+  Botan::Certificate_Store_In_Memory extra;
+  bool use_system = true;
+  Botan::TLS::Session_Manager_In_Memory manager{detail::rng(), 1000, std::chrono::seconds(3600)};
+  Botan::TLS::Policy policy;  // Botan's defaults: a client meets servers as they are
+
+  std::vector<Botan::Certificate_Store*> trusted_certificate_authorities(const std::string& type,
+                                                                        const std::string&) override {
+    if (type != "tls-client") return {};
+    std::vector<Botan::Certificate_Store*> v{&extra};
+    if (use_system && system) v.push_back(system.get());
+    return v;
+  }
+};
+
+REMORA_DECL client_context::client_context(bool system_store) : p_(std::make_shared<impl>()) {
+  p_->use_system = system_store;
+  if (system_store) {
+    try {
+      p_->system = std::make_unique<Botan::Flatfile_Certificate_Store>("/etc/ssl/certs/ca-certificates.crt", true);
+    } catch (const std::exception&) {
+      p_->system.reset();  // no CA bundle installed: nothing is trusted but what is added
+    }
+  }
+}
+
+REMORA_DECL bool client_context::add_trusted(std::string_view text, std::string& err) {
+  try {
+    auto certs = detail::read_certs(text);
+    if (certs.empty()) {
+      err = "no certificate found";
+      return false;
+    }
+    for (auto& c : certs) p_->extra.add_certificate(c);
+    return true;
+  } catch (const std::exception& e) {
+    err = std::string("cannot read the certificate: ") + e.what();
+    return false;
+  }
+}
+
+REMORA_DECL std::unique_ptr<session> client_context::connect(const std::string& host, std::uint16_t port,
+                                                              const std::vector<std::string>& alpn) const {
+  auto si = std::make_unique<session::impl>();
+  si->client = true;
+  si->creds = p_.get();
+  si->peer.sni = host;
+  si->keep = p_;
+  try {
+    si->ch = std::make_unique<Botan::TLS::Client>(*si, p_->manager, *p_, p_->policy, detail::rng(),
+                                                  Botan::TLS::Server_Information(host, port),
+                                                  Botan::TLS::Protocol_Version::latest_tls_version(), alpn);
+  } catch (const std::exception& e) {
+    si->failed = si->closed = true;
+    si->err = e.what();
+  }
+  return std::make_unique<session>(std::move(si));
 }
 
 REMORA_DECL session::session(std::unique_ptr<impl> p) : p_(std::move(p)) {}
@@ -454,7 +538,7 @@ REMORA_DECL session::~session() = default;
 REMORA_DECL bool session::received(const std::uint8_t* data, std::size_t n) {
   if (p_->failed) return false;
   try {
-    p_->server.received_data(data, n);
+    p_->ch->received_data(data, n);
     return true;
   } catch (const std::exception& e) {
     p_->failed = p_->closed = true;
@@ -464,9 +548,9 @@ REMORA_DECL bool session::received(const std::uint8_t* data, std::size_t n) {
 }
 
 REMORA_DECL bool session::send(const std::uint8_t* data, std::size_t n) {
-  if (p_->failed || !p_->server.is_active()) return false;
+  if (p_->failed || !p_->ch->is_active()) return false;
   try {
-    p_->server.send(data, n);
+    p_->ch->send(data, n);
     return true;
   } catch (const std::exception& e) {
     p_->failed = true;
@@ -478,7 +562,7 @@ REMORA_DECL bool session::send(const std::uint8_t* data, std::size_t n) {
 REMORA_DECL void session::close() {
   if (p_->failed) return;
   try {
-    if (!p_->server.is_closed()) p_->server.close();
+    if (!p_->ch->is_closed()) p_->ch->close();
   } catch (const std::exception&) {
     p_->failed = true;
   }
