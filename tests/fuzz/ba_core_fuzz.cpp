@@ -6,13 +6,7 @@
 // parses back to an equal datetime. Any Lua error is a finding (abort).
 #include <remora/lua/ba_core.hpp>
 
-#include <lauxlib.h>
-#include <lua.h>
-#include <lualib.h>
-
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
+#include "lua_checks.hpp"
 
 namespace {
 constexpr const char* checks = R"lua(
@@ -38,26 +32,9 @@ if dt ~= nil then
 end
 )lua";
 
-lua_State* make_state() {
-  lua_State* L = luaL_newstate();
-  luaL_openlibs(L);
-  lua_newtable(L);
-  remora::lua::open_ba_core(L);
-  lua_setglobal(L, "ba");
-  if (luaL_loadstring(L, checks) != LUA_OK) std::abort();
-  lua_setglobal(L, "checks");
-  return L;
-}
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static lua_State* L = make_state();
-  lua_settop(L, 0);
-  lua_getglobal(L, "checks");
-  lua_pushlstring(L, reinterpret_cast<const char*>(data), size);
-  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-    std::fprintf(stderr, "ba_core_fuzz: %s\n", lua_tostring(L, -1));
-    std::abort();
-  }
-  return 0;
+  static lua_State* L = make_checks_state(checks, {remora::lua::open_ba_core});
+  return run_checks(L, "ba_core_fuzz", data, size);
 }

@@ -508,7 +508,7 @@ class BadCertificateFilesTest(ServerTestCase):
         junk = write_file(d, "junk.pem", b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
         r = self.run_conf('certfile="%s"\nkeyfile="%s"\n' % (junk, self.a[1]))
         self.assertEqual(r.returncode, 1)
-        self.assertIn("junk.pem with key %s: no certificate found" % self.a[1], r.stderr)
+        self.assertIn("junk.pem with key %s: cannot read the certificate" % self.a[1], r.stderr)
         r = self.run_conf('certfile="%s"\nkeyfile="%s"\n' % (self.a[0], junk))
         self.assertEqual(r.returncode, 1)
         self.assertIn("private key", r.stderr)

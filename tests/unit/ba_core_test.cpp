@@ -2,6 +2,8 @@
 #include <doctest.h>
 #include <remora/lua/ba_core.hpp>
 
+#include "lua_state.hpp"
+
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -9,53 +11,6 @@
 
 #include <chrono>
 #include <string>
-
-namespace {
-// A state with the standard libraries and a global `ba` holding the core functions.
-struct ba_state {
-  lua_State* L = luaL_newstate();
-  ba_state() {
-    luaL_openlibs(L);
-    lua_newtable(L);
-    remora::lua::open_ba_core(L);
-    lua_setglobal(L, "ba");
-  }
-  ~ba_state() { lua_close(L); }
-  ba_state(const ba_state&) = delete;
-  ba_state& operator=(const ba_state&) = delete;
-
-  // Runs `code`; "" on success, else the error message.
-  std::string run(const std::string& code) {
-    lua_settop(L, 0);
-    if (luaL_dostring(L, code.c_str()) == LUA_OK) return {};
-    std::string err = lua_tostring(L, -1) ? lua_tostring(L, -1) : "(non-string error)";
-    lua_settop(L, 0);
-    return err;
-  }
-  // Runs "return <expr>" and gives the result as a string ("nil" for nil, "<err>..." on error).
-  std::string eval(const std::string& expr) {
-    lua_settop(L, 0);
-    if (luaL_dostring(L, ("return " + expr).c_str()) != LUA_OK) {
-      std::string err = "<err>" + std::string(lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
-      lua_settop(L, 0);
-      return err;
-    }
-    if (lua_gettop(L) == 0 || lua_isnil(L, 1)) return "nil";
-    std::size_t n;
-    const char* s = luaL_tolstring(L, 1, &n);
-    std::string r(s, n);
-    lua_settop(L, 0);
-    return r;
-  }
-};
-
-#define LUA_OK_RUN(st, code)          \
-  do {                                \
-    std::string err_ = (st).run(code); \
-    INFO(err_);                       \
-    CHECK(err_.empty());              \
-  } while (0)
-}  // namespace
 
 TEST_CASE("ba.b64encode/b64decode: RFC 4648 vectors") {
   ba_state st;

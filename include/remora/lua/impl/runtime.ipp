@@ -2,6 +2,7 @@
 #include <remora/lsp/compiler.hpp>
 #include <remora/lsp/pages.hpp>
 #include <remora/lua/aes.hpp>
+#include <remora/lua/crypto_lib.hpp>
 #include <remora/lua/ba_core.hpp>
 #include <remora/lua/dir_lib.hpp>
 #include <remora/lua/json.hpp>
@@ -229,6 +230,7 @@ REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info
   open_ba_core(L);
   open_aes_lib(L);
   open_net_lib(L);
+  open_crypto_lib(L);
   lua_pushcfunction(L, detail::lua_parselsp);
   lua_setfield(L, -2, "parselsp");
   if (info.tree) open_dir_lib(L, *info.tree);

@@ -1,29 +1,22 @@
 // Botan 2 behind remora::tls: keys and certificates, the credentials manager (SNI picks the
 // certificate), the policy, and Botan::TLS::Server driven from memory.
 #pragma once
+#include <remora/crypto/pki.hpp>
 #include <remora/tls/session.hpp>
 
 #include <botan/auto_rng.h>
 #include <botan/certstor_flatfile.h>
 #include <botan/tls_client.h>
-#include <botan/ber_dec.h>
 #include <botan/credentials_manager.h>
 #include <botan/data_src.h>
-#include <botan/ec_group.h>
-#include <botan/ecdsa.h>
-#include <botan/pem.h>
 #include <botan/pkcs8.h>
-#include <botan/rsa.h>
-#include <botan/system_rng.h>
 #include <botan/tls_callbacks.h>
 #include <botan/tls_handshake_msg.h>
 #include <botan/tls_exceptn.h>
 #include <botan/tls_policy.h>
 #include <botan/tls_server.h>
 #include <botan/tls_session_manager.h>
-#include <botan/x509_ca.h>
 #include <botan/x509path.h>
-#include <botan/x509self.h>
 
 #include <algorithm>
 #include <cctype>
@@ -32,78 +25,27 @@
 namespace remora::tls {
 
 namespace detail {
-inline Botan::RandomNumberGenerator& rng() {
-  static Botan::System_RNG r;  // thread-safe: getrandom(2)
-  return r;
-}
+inline Botan::RandomNumberGenerator& rng() { return crypto::rng(); }
 
 inline std::string lower(std::string s) {
   for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
-// Every certificate in `text` (PEM blocks, or one DER certificate).
+// Every certificate in `text` (PEM blocks, or one DER certificate); throws on garbage.
 inline std::vector<Botan::X509_Certificate> read_certs(std::string_view text) {
-  std::vector<Botan::X509_Certificate> out;
-  Botan::DataSource_Memory src(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
-  if (text.find("-----BEGIN") == std::string_view::npos) {
-    out.emplace_back(src);
-    return out;
-  }
-  for (;;) {
-    try {
-      std::string label;
-      auto der = Botan::PEM_Code::decode(src, label);
-      if (label == "CERTIFICATE" || label == "X509 CERTIFICATE" || label == "TRUSTED CERTIFICATE")
-        out.emplace_back(der.data(), der.size());
-    } catch (const Botan::Exception&) {
-      break;  // no further PEM block
-    }
-  }
-  return out;
+  return crypto::load_certificates(text);
 }
 
-// A private key from PEM: PKCS#8 (plain or encrypted) or the traditional RSA/EC forms.
+// A private key: PKCS#8 (encrypted ones with `password`), or the traditional RSA/EC forms.
 inline std::unique_ptr<Botan::Private_Key> read_key(std::string_view pem, std::string_view password,
                                                     std::string& err) {
   try {
-    std::string label;
-    {
-      Botan::DataSource_Memory probe(reinterpret_cast<const std::uint8_t*>(pem.data()), pem.size());
-      if (pem.find("-----BEGIN") != std::string_view::npos) {
-        auto der = Botan::PEM_Code::decode(probe, label);
-        if (label == "RSA PRIVATE KEY") {
-          if (pem.find("ENCRYPTED") != std::string_view::npos) {
-            err = "encrypted traditional RSA keys are not supported (use PKCS#8)";
-            return nullptr;
-          }
-          return std::make_unique<Botan::RSA_PrivateKey>(
-              Botan::AlgorithmIdentifier("RSA", Botan::AlgorithmIdentifier::USE_NULL_PARAM), der);
-        }
-        if (label == "EC PRIVATE KEY") {  // SEC 1: version, scalar, [0] curve OID, [1] point
-          if (pem.find("ENCRYPTED") != std::string_view::npos) {
-            err = "encrypted traditional EC keys are not supported (use PKCS#8)";
-            return nullptr;
-          }
-          Botan::BER_Decoder dec(der);
-          Botan::BER_Decoder seq = dec.start_cons(Botan::SEQUENCE);
-          std::size_t version = 0;
-          Botan::secure_vector<std::uint8_t> scalar;
-          seq.decode(version).decode(scalar, Botan::OCTET_STRING);
-          Botan::OID curve;
-          seq.decode_optional(curve, Botan::ASN1_Tag(0), Botan::ASN1_Tag(Botan::CONSTRUCTED | Botan::CONTEXT_SPECIFIC));
-          if (curve.empty()) {
-            err = "EC key without its curve";
-            return nullptr;
-          }
-          return std::make_unique<Botan::ECDSA_PrivateKey>(rng(), Botan::EC_Group(curve),
-                                                           Botan::BigInt(scalar.data(), scalar.size()));
-        }
-      }
+    if (!password.empty()) {
+      Botan::DataSource_Memory src(reinterpret_cast<const std::uint8_t*>(pem.data()), pem.size());
+      return Botan::PKCS8::load_key(src, std::string(password));
     }
-    Botan::DataSource_Memory src(reinterpret_cast<const std::uint8_t*>(pem.data()), pem.size());
-    if (!password.empty()) return Botan::PKCS8::load_key(src, std::string(password));
-    return Botan::PKCS8::load_key(src);
+    return crypto::load_private_key(pem);
   } catch (const std::exception& e) {
     err = std::string("cannot read the private key: ") + e.what();
     return nullptr;
@@ -145,8 +87,7 @@ REMORA_DECL std::shared_ptr<const keypair> keypair::from_pem(std::string_view ch
     return nullptr;
   }
   const auto& leaf = p->chain.front();
-  std::unique_ptr<Botan::Public_Key> cert_key(leaf.subject_public_key());
-  if (!cert_key || cert_key->algo_name() != p->algo || cert_key->public_key_bits() != p->key->public_key_bits()) {
+  if (!crypto::matches(*p->key, leaf)) {
     err = "the private key does not belong to the certificate";
     return nullptr;
   }
@@ -164,16 +105,10 @@ REMORA_DECL std::shared_ptr<const keypair> keypair::from_pem(std::string_view ch
 REMORA_DECL bool keypair::make_self_signed(const std::vector<std::string>& names, unsigned days, std::string& chain_pem,
                                            std::string& key_pem, std::string& err) {
   try {
-    Botan::ECDSA_PrivateKey key(detail::rng(), Botan::EC_Group("secp256r1"));
-    Botan::X509_Cert_Options opts("", std::uint32_t(days) * 24u * 3600u);
-    opts.common_name = names.empty() ? "localhost" : names.front();
-    opts.organization = "Remora";
-    opts.dns = opts.common_name;
-    for (std::size_t i = 1; i < names.size(); ++i) opts.more_dns.push_back(names[i]);
-    opts.start = Botan::X509_Time(std::chrono::system_clock::now() - std::chrono::hours(24));
-    auto cert = Botan::X509::create_self_signed_cert(opts, key, "SHA-256", detail::rng());
-    chain_pem = cert.PEM_encode();
-    key_pem = Botan::PKCS8::PEM_encode(key);
+    auto key = crypto::generate_key(crypto::key_options{});  // ECDSA P-256
+    std::vector<std::string> n = names.empty() ? std::vector<std::string>{"localhost"} : names;
+    chain_pem = crypto::self_signed_certificate(*key, n, days).PEM_encode();
+    key_pem = Botan::PKCS8::PEM_encode(*key);
     return true;
   } catch (const std::exception& e) {
     err = e.what();
