@@ -75,6 +75,7 @@ TEST_CASE("ba.crypto.hash: RFC hash and HMAC vectors, streaming, encodings") {
       {"hash('md5')('abc')", "900150983cd24fb0d6963f7d28e17f72"},
       {"hash('sha1')('abc')", "a9993e364706816aba3e25717850c26c9cd0d89d"},
       {"hash()('abc')", "a9993e364706816aba3e25717850c26c9cd0d89d"},
+      {"sha1()('a')('bc')", "a9993e364706816aba3e25717850c26c9cd0d89d"},
       {"hash('sha256')('abc')", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
       {"hash('sha384')('abc')",
        "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7"},

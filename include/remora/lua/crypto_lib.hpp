@@ -7,6 +7,7 @@
 //   h(data) -> h                               Streams data (chainable: h(a)(b)).
 //   h(true [, enc]) -> digest                  enc: "binary" (default), "hex" (lower case), "b64".
 //                                              Finalizing resets h (an HMAC keeps its key).
+// ba.crypto.sha1() -> h                        the older shorthand for hash("sha1")
 // ba.crypto.PBKDF2(name, password, salt, iterations, len) -> bytes        (RFC 8018, HMAC-name)
 // ba.crypto.sign(hash, key [, op]) -> signature | nil, err
 //   key: PEM private key. ECC: ECDSA over the given digest, DER signature. RSA: op.padding

@@ -206,6 +206,12 @@ inline int crypto_hash(lua_State* L) {
   return 1;
 }
 
+// ba.crypto.sha1(): the older shorthand for ba.crypto.hash("sha1"), a SHA-1 hash object.
+inline int crypto_sha1(lua_State* L) {
+  push_object<hash_obj>(L, hash_tname, hash_obj{Botan::HashFunction::create_or_throw("SHA-1")});
+  return 1;
+}
+
 inline int crypto_pbkdf2(lua_State* L) {
   const char* name = check_hash(L, 1, nullptr);
   auto pw = check_sv(L, 2);
@@ -832,7 +838,7 @@ REMORA_DECL void open_crypto_lib([[maybe_unused]] lua_State* L) {
                                     {"sigparams", c::crypto_sigparams}, {"encrypt", c::crypto_encrypt},
                                     {"decrypt", c::crypto_decrypt},   {"keysize", c::crypto_keysize},
                                     {"keyparams", c::crypto_keyparams}, {"symmetric", c::crypto_symmetric},
-                                    {nullptr, nullptr}};
+                                    {"sha1", c::crypto_sha1},         {nullptr, nullptr}};
   luaL_newlib(L, crypto);
   lua_setfield(L, -2, "crypto");
   lua_pushcfunction(L, c::parsecert);
