@@ -402,6 +402,34 @@ class LoadCertsTest(ServerTestCase):
         self.assertEqual(peer_cn(port), "one.test")
 
 
+class LuaObjectsTest(ServerTestCase):
+    def test_client_and_server_contexts_in_script_mode(self):
+        d = self.tempdir()
+        pki = PKI(os.path.join(d, "pki"))
+        leaf = pki.leaf("s", "s.test")
+        script = write_file(d, "s.lua", """
+local c = ba.sharkclient()
+local store = ba.create.certstore()
+assert(store:addcert(%r))
+local ok, err = store:addcert("/nonexistent.pem")
+local cc = ba.create.sharkssl(store, {server=false})
+local sc = ba.create.sharkssl(store)
+local cert = assert(ba.create.sharkcert(%r, %r))
+sc:addcert(cert)
+local bad, berr = pcall(cc.addcert, cc, cert)
+local con, cerr = pcall(ba.create.servcon, 0, {intf="127.0.0.1", shark=cc})
+local sv = assert(ba.create.servcon(0, {intf="127.0.0.1", shark=sc}))
+print(c:isclient(), cc:isclient(), sc:isclient(), sc:size(), ok, err ~= nil, bad, con, cert:name(), sv:port() > 0)
+print(berr)
+sv:close()
+""" % (pki.path("root.pem"), leaf[0], leaf[1]))
+        r = run_remora([script], cwd=d)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        self.assertEqual(lines[-2], "true\ttrue\tfalse\t1\tnil\ttrue\tfalse\tfalse\ts.test\ttrue", r.stderr)
+        self.assertIn("a server SharkSSL object expected", lines[-1])
+
+
 class FavorRSATest(ServerTestCase):
     def test_rsa_first_for_clients_that_take_both(self):
         base = self.tempdir()

@@ -7,7 +7,9 @@
 //       file names; files are read through `io`, else from the disk relative to the cwd)
 //       sharkcert:name() sharkcert:hosts() sharkcert:notafter()
 //   ba.create.certstore() -> certstore    certstore:addcert([io,] pem|name) -> true | nil,err
-//   ba.create.sharkssl([certstore] [,op]) -> sharkssl
+//   ba.create.sharkssl([certstore] [,op]) -> sharkssl (op.server=false: a client context that
+//       trusts the store)   ba.sharkclient() -> sharkssl (a client context trusting Debian's CA
+//       bundle) sharkssl:isclient()
 //       sharkssl:addcert(sharkcert) sharkssl:replace(other) (takes other's certificates and
 //       store, for mako.loadcerts: connections already open keep theirs)
 //   ba.selfsignedcert(names, days) -> certpem, keypem | nil,err   (Remora's own: a new

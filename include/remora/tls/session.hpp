@@ -112,6 +112,7 @@ class client_context {
  public:
   explicit client_context(bool system_store = true);
   bool add_trusted(std::string_view pem, std::string& err);
+  void add_store(const certstore& cs);  // trusts every certificate of `cs`
   // A client session for `host` (SNI and the name checked); its ClientHello is in output().
   std::unique_ptr<session> connect(const std::string& host, std::uint16_t port,
                                    const std::vector<std::string>& alpn = {}) const;

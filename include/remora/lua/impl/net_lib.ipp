@@ -61,8 +61,15 @@ inline constexpr const char* sharkcert_tname = "remora.sharkcert";
 inline constexpr const char* certstore_tname = "remora.certstore";
 
 struct sharkssl_ud {
-  std::shared_ptr<tls::context> ctx;
+  std::shared_ptr<tls::context> ctx;              // a server context, or
+  std::shared_ptr<tls::client_context> client;    // a client one (ba.sharkclient, op.server=false)
 };
+
+inline sharkssl_ud& check_server_shark(lua_State* L, int i) {
+  auto* u = check_object<sharkssl_ud>(L, i, sharkssl_tname);
+  if (!u->ctx) luaL_argerror(L, i, "a server SharkSSL object expected (this one is a client's)");
+  return *u;
+}
 struct sharkcert_ud {
   std::shared_ptr<const tls::keypair> kp;
 };
@@ -85,7 +92,7 @@ inline int create_servcon(lua_State* L) {
     lua_pop(L, 1);
     if (lua_getfield(L, 2, "shark") != LUA_TNIL) {
 #if REMORA_TLS_BOTAN
-      s.tls = check_object<sharkssl_ud>(L, -1, sharkssl_tname)->ctx;
+      s.tls = check_server_shark(L, lua_gettop(L)).ctx;
 #else
       return fail(L, "this edition has no TLS");
 #endif
@@ -239,20 +246,38 @@ inline int certstore_addcert(lua_State* L) {
   return 1;
 }
 
-// ba.create.sharkssl([certstore] [, op]): a server context (op.server=false, a client
-// context, arrives with the HTTP client).
+// ba.create.sharkssl([certstore] [, op]): a server context; with op.server == false a client
+// context that trusts the store's certificates (and nothing else).
 inline int create_sharkssl(lua_State* L) {
-  auto ctx = std::make_shared<tls::context>();
-  if (lua_type(L, 1) == LUA_TUSERDATA) {
-    auto& cs = *check_object<certstore_ud>(L, 1, certstore_tname)->cs;
-    ctx->set_certstore(cs.snapshot());  // certificates added later do not count
+  std::shared_ptr<tls::certstore> cs;
+  if (lua_type(L, 1) == LUA_TUSERDATA) cs = check_object<certstore_ud>(L, 1, certstore_tname)->cs;
+  bool server = true;
+  int op = lua_type(L, 1) == LUA_TTABLE ? 1 : 2;
+  if (lua_type(L, op) == LUA_TTABLE) {
+    if (lua_getfield(L, op, "server") != LUA_TNIL) server = lua_toboolean(L, -1);
+    lua_pop(L, 1);
   }
-  push_object<sharkssl_ud>(L, sharkssl_tname, sharkssl_ud{std::move(ctx)});
+  if (!server) {
+    auto client = std::make_shared<tls::client_context>(false);
+    if (cs) client->add_store(*cs);
+    push_object<sharkssl_ud>(L, sharkssl_tname, sharkssl_ud{nullptr, std::move(client)});
+    return 1;
+  }
+  auto ctx = std::make_shared<tls::context>();
+  if (cs) ctx->set_certstore(cs->snapshot());  // certificates added later do not count
+  push_object<sharkssl_ud>(L, sharkssl_tname, sharkssl_ud{std::move(ctx), nullptr});
+  return 1;
+}
+
+// ba.sharkclient() -> sharkssl: the client context that trusts Debian's CA bundle (made once).
+inline int sharkclient(lua_State* L) {
+  static auto shared = std::make_shared<tls::client_context>(true);
+  push_object<sharkssl_ud>(L, sharkssl_tname, sharkssl_ud{nullptr, shared});
   return 1;
 }
 
 inline int sharkssl_addcert(lua_State* L) {
-  auto& ctx = *check_object<sharkssl_ud>(L, 1, sharkssl_tname)->ctx;
+  auto& ctx = *check_server_shark(L, 1).ctx;
   auto kp = check_object<sharkcert_ud>(L, 2, sharkcert_tname)->kp;
   ctx.add(std::move(kp));
   lua_pushboolean(L, 1);
@@ -260,15 +285,21 @@ inline int sharkssl_addcert(lua_State* L) {
 }
 
 inline int sharkssl_replace(lua_State* L) {
-  auto& ctx = *check_object<sharkssl_ud>(L, 1, sharkssl_tname)->ctx;
-  auto& other = *check_object<sharkssl_ud>(L, 2, sharkssl_tname)->ctx;
+  auto& ctx = *check_server_shark(L, 1).ctx;
+  auto& other = *check_server_shark(L, 2).ctx;
   ctx.assign(other);
   lua_pushboolean(L, 1);
   return 1;
 }
 
 inline int sharkssl_size(lua_State* L) {
-  lua_pushinteger(L, lua_Integer(check_object<sharkssl_ud>(L, 1, sharkssl_tname)->ctx->size()));
+  auto* u = check_object<sharkssl_ud>(L, 1, sharkssl_tname);
+  lua_pushinteger(L, u->ctx ? lua_Integer(u->ctx->size()) : 0);
+  return 1;
+}
+
+inline int sharkssl_isclient(lua_State* L) {
+  lua_pushboolean(L, check_object<sharkssl_ud>(L, 1, sharkssl_tname)->client != nullptr);
   return 1;
 }
 
@@ -339,13 +370,16 @@ REMORA_DECL void open_net_lib(lua_State* L) {
   static const luaL_Reg store_methods[] = {{"addcert", certstore_addcert}, {nullptr, nullptr}};
   define_class<certstore_ud>(L, certstore_tname, store_methods);
   static const luaL_Reg ssl_methods[] = {
-      {"addcert", sharkssl_addcert}, {"replace", sharkssl_replace}, {"size", sharkssl_size}, {nullptr, nullptr}};
+      {"addcert", sharkssl_addcert}, {"replace", sharkssl_replace}, {"size", sharkssl_size},
+      {"isclient", sharkssl_isclient}, {nullptr, nullptr}};
   define_class<sharkssl_ud>(L, sharkssl_tname, ssl_methods);
   set_create(L, "sharkcert", create_sharkcert);
   set_create(L, "certstore", create_certstore);
   set_create(L, "sharkssl", create_sharkssl);
   lua_pushcfunction(L, selfsignedcert);
   lua_setfield(L, -2, "selfsignedcert");
+  lua_pushcfunction(L, sharkclient);
+  lua_setfield(L, -2, "sharkclient");
 #endif
 }
 

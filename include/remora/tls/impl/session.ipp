@@ -449,6 +449,12 @@ REMORA_DECL bool client_context::add_trusted(std::string_view text, std::string&
   }
 }
 
+REMORA_DECL void client_context::add_store(const certstore& cs) {
+  for (auto& c : cs.p->store.all_subjects()) {
+    if (auto cert = cs.p->store.find_cert(c, {})) p_->extra.add_certificate(*cert);
+  }
+}
+
 REMORA_DECL std::unique_ptr<session> client_context::connect(const std::string& host, std::uint16_t port,
                                                               const std::vector<std::string>& alpn) const {
   auto si = std::make_unique<session::impl>();
