@@ -328,7 +328,10 @@ int main(int argc, char** argv) {
     ios.named["vm"] = vm;
     remora::lua::open_runtime(srv.lua(), ios, info);
   }
-  if (!opts.script.empty()) return remora::lua::run_script(srv.lua(), opts.script);
+  if (!opts.script.empty()) {
+    srv.lua_host().after = nullptr;  // no loop runs in script mode: timers say so
+    return remora::lua::run_script(srv.lua(), opts.script);
+  }
 
   // From here on SIGINT/SIGTERM wait in the loop's queue and stop the server once it runs.
   srv.handle_signals([](const std::string& sig) { std::fprintf(stderr, "\nGot %s; exiting...\n", sig.c_str()); });

@@ -64,10 +64,21 @@ template<class Mutex>
 class vm_host final : public lua::host {
  public:
   explicit vm_host(Mutex& m) : m_(m) {}
-  void lock() override { m_.lock(); }
-  void unlock() override { m_.unlock(); }
+  void lock() override {
+    m_.lock();
+    holder() = this;
+  }
+  void unlock() override {
+    holder() = nullptr;
+    m_.unlock();
+  }
+  bool held() const override { return holder() == this; }
 
  private:
+  static const vm_host*& holder() {
+    thread_local const vm_host* h = nullptr;
+    return h;
+  }
   Mutex& m_;
 };
 

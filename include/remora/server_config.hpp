@@ -17,6 +17,7 @@ struct server_config {
   unsigned iotimeout = 60;                         // s without progress while sending or receiving a body
   std::size_t rspsz = 8192;                        // LSP output buffered before it goes out chunked
   unsigned sessioncnt = 50;                        // HTTP sessions at most
+  unsigned timertick = 50;                         // ms: ba.timer's granularity
   unsigned threads = 0;                            // loop threads (0: one per core; pool policy only)
 };
 

@@ -24,6 +24,7 @@
 #include <remora/lua/impl/dir_lib.ipp>
 #include <remora/lua/impl/aes.ipp>
 #include <remora/lua/impl/net_lib.ipp>
+#include <remora/lua/impl/timer_lib.ipp>
 #include <remora/lua/impl/host.ipp>
 #include <remora/lsp/impl/pages.ipp>
 #include <remora/lua/impl/runtime.ipp>

@@ -548,6 +548,28 @@ basic_server<P>::basic_server(server_config cfg)
     return r.id;
   };
   host_.close_listener = [this](int id) { close_listener(id); };
+  host_.after = [this](unsigned ms, std::function<void()> fn) -> std::shared_ptr<lua::timer_handle> {
+    struct handle final : lua::timer_handle {
+      explicit handle(boost::asio::io_context& io) : t(io) {}
+      void cancel() override {
+        cancelled = true;
+        boost::asio::post(t.get_executor(), [self = self_ref.lock()] {
+          if (self) self->t.cancel();
+        });
+      }
+      boost::asio::steady_timer t;
+      std::atomic<bool> cancelled{false};
+      std::weak_ptr<handle> self_ref;
+    };
+    auto h = std::make_shared<handle>(ioc_);
+    h->self_ref = h;
+    h->t.expires_after(std::chrono::milliseconds(ms));
+    h->t.async_wait([h, fn = std::move(fn)](boost::system::error_code ec) {
+      if (!ec && !h->cancelled) fn();
+    });
+    return h;
+  };
+  host_.timertick = cfg.timertick;
   // sendfile(2) to a peer that has gone raises SIGPIPE (it has no MSG_NOSIGNAL), which would
   // kill the process; turn it into EPIPE unless the embedding program chose a handler itself.
   struct sigaction old {};

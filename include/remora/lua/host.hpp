@@ -26,12 +26,26 @@ struct bound_address {
   bool v6 = false;
 };
 
+// A pending timer of the host's loop (host::after); cancel() makes sure it does not run.
+class timer_handle {
+ public:
+  virtual ~timer_handle() = default;
+  virtual void cancel() = 0;
+};
+
 class host {
  public:
   virtual ~host() = default;
   // The VM lock: held while Lua code runs after start-up.
   virtual void lock() = 0;
   virtual void unlock() = 0;
+  // Whether the calling thread holds the lock (hosts without a lock: always).
+  virtual bool held() const { return true; }
+
+  // Runs `fn` on the server's main loop after `ms` milliseconds, without the VM lock; nullptr
+  // where there is no loop (scripts). Unset: likewise.
+  std::function<std::shared_ptr<timer_handle>(unsigned ms, std::function<void()> fn)> after;
+  unsigned timertick = 50;      // ms; ba.timer rounds intervals up to it
 
   lua_State* L = nullptr;       // the main state
   vfs::tree* tree = nullptr;    // where directories mount
@@ -52,6 +66,21 @@ class host {
   std::vector<int> idle_threads;
   std::shared_ptr<void> lsp_state;
 };
+
+// Runs `wait` (which must not touch Lua) with the VM lock released when the calling thread
+// holds it, and takes the lock again before returning: a blocking call made from Lua.
+template<class F>
+void without_lock(host* h, F&& wait) {
+  bool release = h && h->held();
+  if (release) h->unlock();
+  try {
+    wait();
+  } catch (...) {
+    if (release) h->lock();
+    throw;
+  }
+  if (release) h->lock();
+}
 
 // Registers `h` in L's registry (nullptr: none); `h` must outlive L's use of it.
 void set_host(lua_State* L, host* h);

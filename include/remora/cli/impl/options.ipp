@@ -146,7 +146,7 @@ REMORA_DECL bool load_conf(const std::string& file, conf_values& out, std::strin
       {"sslport", 0, 65535, [](long long) {}},
       {"commandcnt", 1, 65535, [](long long) {}},
       {"reqminsz", 512, 65535, [](long long) {}},
-      {"timertick", 1, 60000, [](long long) {}},
+      {"timertick", 1, 60000, [&](long long x) { c.timertick = unsigned(x); }},
       {"tracker_nodes", 0, 1000000, [](long long) {}},
       {"tracker_maxlogin", 1, 1000000, [](long long) {}},
       {"tracker_bantime", 0, 31536000, [](long long) {}},

@@ -1,4 +1,6 @@
 #pragma once
+#include <remora/lua/host.hpp>
+#include <remora/lua/timer_lib.hpp>
 #include <remora/http/mime.hpp>
 #include <remora/http/util.hpp>
 #include <remora/lua/ba_core.hpp>
@@ -492,8 +494,12 @@ inline int ba_sleep(lua_State* L) {
   lua_Integer ms = rnd_bound(L, 1);
   if (ms <= 0) return 0;
   if (ms < 0x7fffffff && lsp::page_sleep(L, unsigned(ms))) return lua_yield(L, 0);
+  if (ms < 0x7fffffff && timer_sleep(L, unsigned(ms))) return lua_yield(L, 0);
   timespec req{std::time_t(ms / 1000), long(ms % 1000) * 1000000L}, rem{};
-  while (::nanosleep(&req, &rem) != 0 && errno == EINTR) req = rem;
+  // A thread or timer that sleeps lets the rest of the server use the VM meanwhile.
+  without_lock(get_host(L), [&] {
+    while (::nanosleep(&req, &rem) != 0 && errno == EINTR) req = rem;
+  });
   return 0;
 }
 
