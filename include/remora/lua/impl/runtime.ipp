@@ -5,6 +5,8 @@
 #include <remora/lua/ba_core.hpp>
 #include <remora/lua/dir_lib.hpp>
 #include <remora/lua/json.hpp>
+#include <remora/lua/lpeg.hpp>
+#include <remora/lua/sqlite.hpp>
 #include <remora/lua/runtime.hpp>
 
 #include <algorithm>
@@ -245,6 +247,9 @@ REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info
     lua_setfield(L, -2, "exit");
   }
   lua_setglobal(L, "mako");
+
+  open_lpeg(L);    // require"lpeg"
+  open_sqlite(L);  // require"luasql.sqlite", the global luasql
 
   lua_pushcfunction(L, detail::lua_print);
   lua_setglobal(L, "print");
