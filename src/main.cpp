@@ -48,8 +48,9 @@ void print_version() {
 #if REMORA_ALLOC_ARENA
   std::printf("arena: %d bytes\n", REMORA_ARENA_SIZE);
 #endif
-  std::printf("features: lua5.4%s%s%s\n", REMORA_SENDFILE ? " sendfile" : "",
-              REMORA_CRYPTO ? " crypto" : "", REMORA_TLS_BOTAN ? " tls" : "");
+  std::printf("features: lua5.4%s%s%s%s%s\n", REMORA_SENDFILE ? " sendfile" : "",
+              REMORA_CRYPTO ? " crypto" : "", REMORA_TLS_BOTAN ? " tls" : "", REMORA_LPEG ? " lpeg" : "",
+              REMORA_SQLITE ? " sqlite" : "");
 }
 
 // The resource zip, looked for as Mako looks for mako.zip: the directory named by MAKO_ZIP
@@ -243,6 +244,9 @@ class trace_tee {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A write past the file-size limit (ulimit -f) fails with EFBIG, which SQLite and the IO
+  // objects report to Lua, instead of killing the server.
+  ::signal(SIGXFSZ, SIG_IGN);
   auto opts = remora::cli::parse(argc, argv);
   if (opts.show_version) {
     print_version();

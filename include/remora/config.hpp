@@ -19,6 +19,8 @@
 #  define REMORA_SENDFILE 1
 #  define REMORA_EMBEDDED_ZIP 0
 #  define REMORA_CRYPTO 0
+#  define REMORA_SQLITE 0
+#  define REMORA_LPEG 0
 #endif
 
 // Header-only mode: every non-template definition (impl/*.ipp) is included inline. A Remora

@@ -6,6 +6,7 @@
 //   mako      version, argv, env, cfgfname, cfgdir, execpath, cwd, daemon, exit(code)
 //   print     writes its tab-separated arguments and a newline to stderr (the trace channel)
 //   trace     like print, with " <line>: " in front (the caller's line)
+//   luasql    SQLite (editions with sqlite), and package.preload's lpeg and luasql.sqlite
 //
 // The Lua bootstrap that runs the resource zip's .openports and .config builds on this.
 #pragma once

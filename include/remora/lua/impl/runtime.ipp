@@ -8,6 +8,8 @@
 #include <remora/lua/json.hpp>
 #include <remora/lua/net_lib.hpp>
 #include <remora/lua/timer_lib.hpp>
+#include <remora/lua/lpeg.hpp>
+#include <remora/lua/sqlite.hpp>
 #include <remora/lua/runtime.hpp>
 
 #include <algorithm>
@@ -183,7 +185,7 @@ inline void set_string(lua_State* L, const char* k, const std::string& v) {
 }
 
 // A package.searchers entry: require"a.b" finds .lua/a/b.lua in the resource zip (the vm IO),
-// where Remora's own Lua modules (loadconf, sqlutil, ...) live.
+// where Remora's own Lua modules (loadconf, sqlutil, re, ...) live; in script mode too.
 inline int vm_searcher(lua_State* L) {
   auto* reg = static_cast<io_registry*>(lua_touserdata(L, lua_upvalueindex(1)));
   std::string name = luaL_checkstring(L, 1);
@@ -204,9 +206,16 @@ inline int vm_searcher(lua_State* L) {
 inline void add_vm_searcher(lua_State* L, io_registry& reg) {
   lua_getglobal(L, "package");
   if (lua_getfield(L, -1, "searchers") == LUA_TTABLE) {
+    // second, right after package.preload: the zip's own modules (loadconf, sqlutil, re)
+    // come before files of the same name on the disk's Lua path
+    lua_Integer n = luaL_len(L, -1);
+    for (lua_Integer i = n; i >= 2; --i) {
+      lua_rawgeti(L, -1, i);
+      lua_rawseti(L, -2, i + 1);
+    }
     lua_pushlightuserdata(L, &reg);
     lua_pushcclosure(L, vm_searcher, 1);
-    lua_rawseti(L, -2, lua_Integer(luaL_len(L, -2) + 1));
+    lua_rawseti(L, -2, 2);
   }
   lua_pop(L, 2);
 }
@@ -277,6 +286,9 @@ REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info
   lua_setglobal(L, "mako");
 
   detail::add_vm_searcher(L, reg);
+  open_lpeg(L);    // require"lpeg"
+  open_sqlite(L);  // require"luasql.sqlite", the global luasql
+
   lua_pushcfunction(L, detail::lua_print);
   lua_setglobal(L, "print");
   lua_pushcfunction(L, detail::lua_trace);
