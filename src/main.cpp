@@ -1,6 +1,7 @@
 // The remora executable: command line, first pass over mako.conf, listeners, apps, loop.
 #include <remora/cli/options.hpp>
 #include <remora/lua/runtime.hpp>
+#include <remora/lua/thread_lib.hpp>
 #include <remora/server.hpp>
 #include <remora/vfs/resrdr.hpp>
 #include <remora/vfs/zip_io.hpp>
@@ -354,6 +355,17 @@ int main(int argc, char** argv) {
   if (!have_onunload) std::fprintf(stderr, "Warning: no applications loaded (see the .config error above)\n");
 
   srv.run();
+  // ba.thread jobs end first (bounded): then nothing else runs Lua while the apps unload.
+  if (!remora::lua::stop_threads(srv.lua(), 3000)) {
+    std::fprintf(stderr, "ba.thread jobs still running after 3 s: exiting without closing the VM\n");
+    auto& host = srv.lua_host();
+    bool locked = false;
+    for (int i = 0; i < 100 && !(locked = host.try_lock()); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (locked && have_onunload) remora::lua::run_onunload(srv.lua());
+    std::fflush(nullptr);
+    tee.finish();
+    std::_Exit(0);
+  }
   if (have_onunload) remora::lua::run_onunload(srv.lua());  // every app's onunload
   return 0;
 }

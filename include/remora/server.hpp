@@ -73,6 +73,11 @@ class vm_host final : public lua::host {
     m_.unlock();
   }
   bool held() const override { return holder() == this; }
+  bool try_lock() override {
+    if (!m_.try_lock()) return false;
+    holder() = this;
+    return true;
+  }
 
  private:
   static const vm_host*& holder() {

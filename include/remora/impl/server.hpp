@@ -570,6 +570,7 @@ basic_server<P>::basic_server(server_config cfg)
     return h;
   };
   host_.timertick = cfg.timertick;
+  host_.parallel = P::thread::multi;
   // sendfile(2) to a peer that has gone raises SIGPIPE (it has no MSG_NOSIGNAL), which would
   // kill the process; turn it into EPIPE unless the embedding program chose a handler itself.
   struct sigaction old {};

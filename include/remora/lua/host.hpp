@@ -41,6 +41,9 @@ class host {
   virtual void unlock() = 0;
   // Whether the calling thread holds the lock (hosts without a lock: always).
   virtual bool held() const { return true; }
+  virtual bool try_lock() { return true; }
+  bool parallel = false;        // several OS threads may run Lua (the lock is a real one)
+  std::shared_ptr<void> thread_state;  // ba.thread's pools (lua/thread_lib)
 
   // Runs `fn` on the server's main loop after `ms` milliseconds, without the VM lock; nullptr
   // where there is no loop (scripts). Unset: likewise.
