@@ -86,3 +86,31 @@ http {
   scgi_temp_path $tmp/nginx/scgi;
 EOF
 }
+
+# stop_servers [pid...]: TERM to the given pids and to every server in pid[], KILL to a server
+# still there after 5 s; empties pid[]. The scripts' cleanup traps call it.
+stop_servers() {
+  local p
+  for p in "$@" "${pid[@]}"; do
+    [[ -n $p ]] && kill -TERM "$p" 2>/dev/null || true
+  done
+  for p in "${pid[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  pid=()
+}
+
+# trap_cleanup: the script's `cleanup` runs on exit, error or Ctrl-C.
+trap_cleanup() {
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# skip_server name reason: records in skip[] why a server is not measured, and says so.
+skip_server() {
+  skip[$1]=$2
+  log "skipping $1: $2"
+}

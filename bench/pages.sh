@@ -10,28 +10,12 @@ TCK=$(getconf CLK_TCK)
 tmp=$(mktemp -d /tmp/remora-bench.XXXXXX)
 declare -A pid=() port=() skip=() path=()
 cleanup() {
-  local p
-  [[ -n ${wrk_pid:-} ]] && kill -TERM "$wrk_pid" 2>/dev/null
-  for p in "${pid[@]}"; do
-    kill -TERM "$p" 2>/dev/null || true
-  done
-  for p in "${pid[@]}"; do
-    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-  pid=()
+  stop_servers "${wrk_pid:-}"
   rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap_cleanup
 
-# skip[server] or skip[server/page]: why it is not measured.
-skip_server() {  # name reason
-  skip[$1]=$2
-  log "skipping $1: $2"
-}
+# skip[server] (skip_server, common.sh) or skip[server/page]: why it is not measured.
 skip_page() {  # name page reason
   skip[$1/$2]=$3
   log "skipping $1 $2: $3"
