@@ -360,8 +360,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ba.thread jobs still running after 3 s: exiting without closing the VM\n");
     auto& host = srv.lua_host();
     bool locked = false;
-    for (int i = 0; i < 100 && !(locked = host.try_lock()); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (locked && have_onunload) remora::lua::run_onunload(srv.lua());
+    for (int i = 0; i < 400 && !(locked = host.try_lock()); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!locked) std::fprintf(stderr, "the VM stays busy: the apps' onunload is skipped\n");
+    else if (have_onunload) remora::lua::run_onunload(srv.lua());
     std::fflush(nullptr);
     tee.finish();
     std::_Exit(0);

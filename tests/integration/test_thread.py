@@ -131,6 +131,7 @@ function onunload() local f = _G.io.open(%r, "w") f:write("ran") f:close() end
         srv.stop()  # SIGTERM: exit status 0, no sanitizer report
         self.assertLess(time.monotonic() - t0, 6)
         self.assertIn("ba.thread jobs still running after 3 s", srv.output())
+        self.assertTrue(os.path.exists(out), srv.output())
         with open(out) as f:
             self.assertEqual(f.read(), "ran")
 

@@ -35,7 +35,7 @@ bool run_config(lua_State* L, vfs::io& vm);
 // Runs the resource zip's .openports (the listeners). False, with ".openports error: ..."
 // printed, when it fails: the server must not start.
 bool run_openports(lua_State* L, vfs::io& vm);
-// Calls the function run_config left on the stack (if any) and pops it.
+// Calls the onunload function run_config kept (if any), once.
 void run_onunload(lua_State* L);
 
 // Installs ba, mako, print and trace into L's globals. `reg` must outlive L.

@@ -338,20 +338,22 @@ REMORA_DECL bool run_config(lua_State* L, vfs::io& vm) {
     lua_settop(L, handler - 1);
     return false;
   }
-  lua_remove(L, handler);  // leaves the onunload function (or nil)
+  // The onunload function (or nil) waits in the registry: the main stack is shared with
+  // the timers' and threads' bookkeeping once the server runs.
+  lua_setfield(L, LUA_REGISTRYINDEX, "remora.onunload");
+  lua_settop(L, handler - 1);
   return true;
 }
 
 REMORA_DECL void run_onunload(lua_State* L) {
-  if (lua_gettop(L) < 1) return;
-  if (!lua_isfunction(L, -1)) {
-    lua_pop(L, 1);
-    return;
-  }
+  int top = lua_gettop(L);
   lua_pushcfunction(L, detail::traceback);
-  lua_insert(L, -2);
-  if (lua_pcall(L, 0, 0, -2) != LUA_OK) std::fprintf(stderr, "onunload: %s\n", lua_tostring(L, -1));
-  lua_settop(L, 0);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "remora.onunload") == LUA_TFUNCTION) {
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "remora.onunload");  // once
+    if (lua_pcall(L, 0, 0, top + 1) != LUA_OK) std::fprintf(stderr, "onunload: %s\n", lua_tostring(L, -1));
+  }
+  lua_settop(L, top);
 }
 
 REMORA_DECL int run_script(lua_State* L, const std::string& path) {
