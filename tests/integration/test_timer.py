@@ -35,7 +35,14 @@ local t = ba.timer(function() hits = hits + 1 return true end)
 t:set(10000)
 print(t:reset(50))
 ba.sleep(400)
-print(hits > 2, t:cancel(), t:reset(10))
+print(hits > 2, t:cancel(), ba.timer(function() end):reset())
+local n = hits
+local once = ba.timer(function() hits = hits + 1 end)
+once:set(20, true)
+ba.sleep(200)
+print(hits == n + 1, once:reset(20))  -- a one-shot that ran is armed again by reset
+ba.sleep(200)
+print(hits == n + 2, once:cancel(), t:cancel())
 ?>""",
     # the answer comes from a timer 200 ms later
     "later.lsp": """<?lsp
@@ -84,7 +91,7 @@ class TimerTest(SharedServerTestCase):
 
     def test_reset_and_cancel(self):
         lines = self.srv.get("/reset.lsp").body.decode().splitlines()
-        self.assertEqual(lines, ["true", "true\ttrue\tfalse"])
+        self.assertEqual(lines, ["true", "true\ttrue\tfalse", "true\ttrue", "true\tfalse\tfalse"])
 
     def test_deferred_response_from_a_timer(self):
         t0 = time.monotonic()

@@ -4,7 +4,8 @@
 //   t:set(ms [, once [, now]]) -> true | nil,err   arms the timer (again: re-arms it). ms is
 //                                                   rounded up to mako.conf's timertick.
 //                                                   now: the first run comes at once.
-//   t:reset([ms]) -> bool                          restarts the wait (with a new interval)
+//   t:reset([ms]) -> bool                          restarts the wait (with a new interval); a
+//                                                   timer that ended or was cancelled runs again
 //   t:cancel() -> bool                             disarms; true when it was armed
 //
 // Each tick runs func in a coroutine under the VM lock. Returning true keeps an interval

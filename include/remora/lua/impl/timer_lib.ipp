@@ -186,14 +186,22 @@ inline int timer_set(lua_State* L) {
   return 1;
 }
 
+// reset([ms]): restarts the wait; a timer that ended (a one-shot that ran, or one cancelled)
+// is armed again, as BAS code expects of reset.
 inline int timer_reset(lua_State* L) {
   auto& st = check_timer(L);
   if (!lua_isnoneornil(L, 2)) st.interval = st.round(luaL_checkinteger(L, 2));
-  if (!st.armed) {
+  if (st.interval == 0) {  // never set: nothing to restart
     lua_pushboolean(L, 0);
     return 1;
   }
-  lua_pushboolean(L, st.arm(st.interval));
+  if (!st.arm(st.interval)) return fail(L, "no event loop");
+  st.armed = true;
+  if (st.self_ref == LUA_NOREF) {
+    lua_pushvalue(L, 1);
+    st.self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  lua_pushboolean(L, 1);
   return 1;
 }
 
