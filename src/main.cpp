@@ -333,16 +333,30 @@ int main(int argc, char** argv) {
     ios.named["vm"] = vm;
     remora::lua::open_runtime(srv.lua(), ios, info);
   }
+  // Lua runs under the VM lock from here on, start-up included: a ba.thread job started by a
+  // script or a .preload must wait for it.
+  auto& host = srv.lua_host();
   if (!opts.script.empty()) {
-    srv.lua_host().after = nullptr;  // no loop runs in script mode: timers say so
-    return remora::lua::run_script(srv.lua(), opts.script);
+    host.after = nullptr;  // no loop runs in script mode: timers say so
+    host.lock();
+    int status = remora::lua::run_script(srv.lua(), opts.script);
+    host.unlock();
+    if (!remora::lua::stop_threads(srv.lua(), 3000)) {
+      std::fprintf(stderr, "ba.thread jobs still running after 3 s: exiting without closing the VM\n");
+      std::fflush(nullptr);
+      std::_Exit(status);
+    }
+    return status;
   }
 
   // From here on SIGINT/SIGTERM wait in the loop's queue and stop the server once it runs.
   srv.handle_signals([](const std::string& sig) { std::fprintf(stderr, "\nGot %s; exiting...\n", sig.c_str()); });
 
   // The listeners: the resource zip's .openports (Lua) opens them from mako.conf.
-  if (!remora::lua::run_openports(srv.lua(), *vm)) return 1;
+  host.lock();
+  bool ports = remora::lua::run_openports(srv.lua(), *vm);
+  host.unlock();
+  if (!ports) return 1;
 
   // -u: drop to that user now that the ports are open, before any app code runs.
   if (!opts.user.empty() && !drop_privileges(opts.user)) return 1;
@@ -351,14 +365,15 @@ int main(int argc, char** argv) {
   srv.vfs().insert(std::make_shared<remora::vfs::resrdr>(vm), "/rtl/", conf.rtlprio);
 
   // The apps: loaded by the resource zip's .config (Lua), which prints the "Loading" lines.
+  host.lock();
   bool have_onunload = remora::lua::run_config(srv.lua(), *vm);
+  host.unlock();
   if (!have_onunload) std::fprintf(stderr, "Warning: no applications loaded (see the .config error above)\n");
 
   srv.run();
   // ba.thread jobs end first (bounded): then nothing else runs Lua while the apps unload.
   if (!remora::lua::stop_threads(srv.lua(), 3000)) {
     std::fprintf(stderr, "ba.thread jobs still running after 3 s: exiting without closing the VM\n");
-    auto& host = srv.lua_host();
     bool locked = false;
     for (int i = 0; i < 400 && !(locked = host.try_lock()); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (!locked) std::fprintf(stderr, "the VM stays busy: the apps' onunload is skipped\n");

@@ -6,7 +6,7 @@ import subprocess
 import time
 import unittest
 
-from harness import WAIT, Server, ServerTestCase, SharedServerTestCase, free_port, main, write_file
+from harness import WAIT, Server, ServerTestCase, SharedServerTestCase, free_port, main, run_remora, write_file
 
 PAGES = {
     "start.lsp": """<?lsp
@@ -106,6 +106,44 @@ class ThreadTest(SharedServerTestCase):
                 break
             time.sleep(0.1)
         self.assertEqual(fields, [b"6", b"150", b"6"])
+
+
+class StartupTest(ServerTestCase):
+    def test_a_job_started_by_a_preload_waits_for_the_start_up(self):
+        # The job and the rest of the .preload both churn the VM; before the start-up ran under
+        # the VM lock this corrupted the heap (the job ran beside the .preload).
+        app = self.tempdir()
+        write_file(app, ".preload", """
+ba.thread.run(function()
+  local t = {}
+  for i = 1, 20000 do t[i] = {tostring(i)} end
+  started_job = #t
+end)
+local u = {}
+for i = 1, 20000 do u[i] = string.rep("x", i % 50) end
+preload_done = #u
+""")
+        write_file(app, "s.lsp", "<?lsp print(app.started_job, app.preload_done) ?>")
+        srv = self.start(apps=["-l::" + app])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            body = srv.get("/s.lsp").body.split()
+            if body[0] != b"nil":
+                break
+            time.sleep(0.05)
+        self.assertEqual(body, [b"20000", b"20000"])
+
+    def test_script_mode_jobs_run_while_the_script_sleeps(self):
+        d = self.tempdir()
+        script = write_file(d, "s.lua", """
+ba.thread.run(function() shared = "set by the job" end)
+ba.sleep(300)
+print(shared)
+return 3
+""")
+        r = run_remora([script], cwd=d)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("set by the job", r.stderr)
 
 
 class StopTest(ServerTestCase):
