@@ -41,10 +41,10 @@ inline std::uint64_t read_be(const unsigned char* p, std::size_t n) {
   return v;
 }
 
-inline void push_be(lua_State* L, std::uint64_t v, std::size_t n) {
+inline void push_be(lua_State* L, std::uint64_t v, std::size_t n) {  // n: 1 to 8
   char b[8];
-  for (std::size_t i = 0; i < n; ++i) b[n - 1 - i] = char((v >> (8 * i)) & 0xff);
-  lua_pushlstring(L, b, n);
+  for (int i = 0; i < 8; ++i) b[7 - i] = char((v >> (8 * i)) & 0xff);
+  lua_pushlstring(L, b + (8 - n), n);
 }
 
 inline int sock_n2h(lua_State* L) {
