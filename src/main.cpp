@@ -242,6 +242,14 @@ class trace_tee {
   std::thread thread_;
 };
 
+// ba.thread jobs get 3 s to end; false (said on the console) when some did not: the VM must
+// then be left open.
+bool end_threads(remora::server& srv) {
+  if (remora::lua::stop_threads(srv.lua(), 3000)) return true;
+  std::fprintf(stderr, "ba.thread jobs still running after 3 s: exiting without closing the VM\n");
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -341,8 +349,7 @@ int main(int argc, char** argv) {
     host.lock();
     int status = remora::lua::run_script(srv.lua(), opts.script);
     host.unlock();
-    if (!remora::lua::stop_threads(srv.lua(), 3000)) {
-      std::fprintf(stderr, "ba.thread jobs still running after 3 s: exiting without closing the VM\n");
+    if (!end_threads(srv)) {
       std::fflush(nullptr);
       std::_Exit(status);
     }
@@ -372,8 +379,7 @@ int main(int argc, char** argv) {
 
   srv.run();
   // ba.thread jobs end first (bounded): then nothing else runs Lua while the apps unload.
-  if (!remora::lua::stop_threads(srv.lua(), 3000)) {
-    std::fprintf(stderr, "ba.thread jobs still running after 3 s: exiting without closing the VM\n");
+  if (!end_threads(srv)) {
     bool locked = false;
     for (int i = 0; i < 400 && !(locked = host.try_lock()); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (!locked) std::fprintf(stderr, "the VM stays busy: the apps' onunload is skipped\n");

@@ -47,6 +47,14 @@ void define_class(lua_State* L, const char* tname, const luaL_Reg* methods) {
   lua_pop(L, 1);
 }
 
+// The main thread of L's state (where registry-anchored work of timers and threads starts).
+inline lua_State* main_thread(lua_State* L) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  lua_State* m = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  return m;
+}
+
 // `nil, message` — the way BAS and LuaSQL report failure.
 inline int fail(lua_State* L, const char* message) {
   lua_pushnil(L);

@@ -1432,12 +1432,7 @@ REMORA_DECL void open_request_lib(lua_State* L) {
     lua_setfield(L, -2, "sessions");
     lua_pushcfunction(L, detail::ba_seterrh);
     lua_setfield(L, -2, "seterrh");
-    if (lua_getfield(L, -1, "create") != LUA_TTABLE) {
-      lua_pop(L, 1);
-      lua_newtable(L);
-      lua_pushvalue(L, -1);
-      lua_setfield(L, -3, "create");
-    }
+    luaL_getsubtable(L, -1, "create");  // ba.create, made by whichever library comes first
     lua_pushcfunction(L, detail::ba_create_upload);
     lua_setfield(L, -2, "upload");
     lua_pop(L, 1);

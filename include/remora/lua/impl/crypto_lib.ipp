@@ -846,12 +846,7 @@ REMORA_DECL void open_crypto_lib([[maybe_unused]] lua_State* L) {
   lua_pushcfunction(L, c::parsecerttime);
   lua_setfield(L, -2, "parsecerttime");
 
-  if (lua_getfield(L, -1, "create") != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "create");
-  }
+  luaL_getsubtable(L, -1, "create");  // ba.create, made by whichever library comes first
   static const luaL_Reg create[] = {
       {"key", c::create_key}, {"csr", c::create_csr}, {"certificate", c::create_certificate}, {nullptr, nullptr}};
   luaL_setfuncs(L, create, 0);

@@ -278,12 +278,7 @@ REMORA_DECL void open_dir_lib(lua_State* L, vfs::tree& tree) {
   lua_pushcfunction(L, detail::dir_gc);
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
-  if (lua_getfield(L, -1, "create") != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "create");
-  }
+  luaL_getsubtable(L, -1, "create");  // ba.create, made by whichever library comes first
   lua_pushlightuserdata(L, &tree);
   lua_pushcclosure(L, detail::create_resrdr, 1);
   lua_setfield(L, -2, "resrdr");

@@ -342,12 +342,7 @@ inline int selfsignedcert(lua_State* L) {
 #endif
 
 inline void set_create(lua_State* L, const char* name, lua_CFunction f) {
-  if (lua_getfield(L, -1, "create") != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "create");
-  }
+  luaL_getsubtable(L, -1, "create");  // ba.create, made by whichever library comes first
   lua_pushcfunction(L, f);
   lua_setfield(L, -2, name);
   lua_pop(L, 1);

@@ -177,9 +177,7 @@ REMORA_DECL void open_thread_lib(lua_State* L) {
   if (h && !h->thread_state) {
     auto reg = std::make_shared<detail::thread_registry>();
     reg->h = h;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-    reg->L = lua_tothread(L, -1);
-    lua_pop(L, 1);
+    reg->L = main_thread(L);
     reg->parallel = h->parallel;
     reg->pool = reg->make_queue(16);
     h->thread_state = reg;

@@ -144,21 +144,21 @@ struct timer_ud {
   }
 };
 
-inline timer_state& check_timer(lua_State* L) { return *check_object<timer_ud>(L, 1, timer_tname)->st; }
-
-inline lua_State* main_state(lua_State* L) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-  lua_State* m = lua_tothread(L, -1);
-  lua_pop(L, 1);
-  return m;
+// Keeps the timer object at index 1 alive while it is armed (released by disarm()).
+inline void anchor(lua_State* L, timer_state& st) {
+  if (st.self_ref != LUA_NOREF) return;
+  lua_pushvalue(L, 1);
+  st.self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }
+
+inline timer_state& check_timer(lua_State* L) { return *check_object<timer_ud>(L, 1, timer_tname)->st; }
 
 inline int ba_timer(lua_State* L) {
   int t = lua_type(L, 1);
   luaL_argexpected(L, t == LUA_TFUNCTION || t == LUA_TTHREAD, 1, "function or coroutine");
   auto st = std::make_shared<timer_state>();
   st->h = get_host(L);
-  st->L = main_state(L);
+  st->L = main_thread(L);
   st->fixed_co = t == LUA_TTHREAD;
   lua_pushvalue(L, 1);
   st->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -178,10 +178,7 @@ inline int timer_set(lua_State* L) {
     return fail(L, "no event loop");
   }
   st.armed = true;
-  if (st.self_ref == LUA_NOREF) {
-    lua_pushvalue(L, 1);
-    st.self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  }
+  anchor(L, st);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -197,10 +194,7 @@ inline int timer_reset(lua_State* L) {
   }
   if (!st.arm(st.interval)) return fail(L, "no event loop");
   st.armed = true;
-  if (st.self_ref == LUA_NOREF) {
-    lua_pushvalue(L, 1);
-    st.self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  }
+  anchor(L, st);
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -25,16 +25,23 @@
 namespace remora::tls {
 
 namespace detail {
-inline Botan::RandomNumberGenerator& rng() { return crypto::rng(); }
-
 inline std::string lower(std::string s) {
   for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
-// Every certificate in `text` (PEM blocks, or one DER certificate); throws on garbage.
-inline std::vector<Botan::X509_Certificate> read_certs(std::string_view text) {
-  return crypto::load_certificates(text);
+// Every certificate of `text` (PEM blocks or one DER certificate) into `store`: how many,
+// or 0 and `err`.
+inline std::size_t add_certs(Botan::Certificate_Store_In_Memory& store, std::string_view text, std::string& err) {
+  try {
+    auto certs = crypto::load_certificates(text);
+    if (certs.empty()) err = "no certificate found";
+    for (auto& c : certs) store.add_certificate(c);
+    return certs.size();
+  } catch (const std::exception& e) {
+    err = std::string("cannot read the certificate: ") + e.what();
+    return 0;
+  }
 }
 
 // A private key: PKCS#8 (encrypted ones with `password`), or the traditional RSA/EC forms.
@@ -52,9 +59,6 @@ inline std::unique_ptr<Botan::Private_Key> read_key(std::string_view pem, std::s
   }
 }
 
-inline std::string cipher_name(const Botan::TLS::Ciphersuite& cs) {
-  return cs.to_string();  // "ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": the IANA name without TLS_
-}
 }  // namespace detail
 
 struct keypair::impl {
@@ -67,7 +71,7 @@ REMORA_DECL std::shared_ptr<const keypair> keypair::from_pem(std::string_view ch
                                                              std::string_view password, std::string& err) {
   auto p = std::make_shared<impl>();
   try {
-    p->chain = detail::read_certs(chain_pem);
+    p->chain = crypto::load_certificates(chain_pem);
   } catch (const std::exception& e) {
     err = std::string("cannot read the certificate: ") + e.what();
     return nullptr;
@@ -124,19 +128,9 @@ struct certstore::impl {
 REMORA_DECL certstore::certstore() : p(std::make_shared<impl>()) {}
 
 REMORA_DECL bool certstore::add(std::string_view text, std::string& err) {
-  try {
-    auto certs = detail::read_certs(text);
-    if (certs.empty()) {
-      err = "no certificate found";
-      return false;
-    }
-    for (auto& c : certs) p->store.add_certificate(c);
-    p->count += certs.size();
-    return true;
-  } catch (const std::exception& e) {
-    err = std::string("cannot read the certificate: ") + e.what();
-    return false;
-  }
+  std::size_t n = detail::add_certs(p->store, text, err);
+  p->count += n;
+  return n > 0;
 }
 
 REMORA_DECL std::size_t certstore::size() const noexcept { return p->count; }
@@ -184,8 +178,8 @@ class strong_policy final : public Botan::TLS::Policy {
 
 // The session cache and ticket key, shared by every certificate set a context ever holds.
 struct session_cache {
-  Botan::TLS::Session_Manager_In_Memory manager{rng(), 10000, std::chrono::seconds(86400)};
-  Botan::SymmetricKey ticket_key{rng(), 32};
+  Botan::TLS::Session_Manager_In_Memory manager{crypto::rng(), 10000, std::chrono::seconds(86400)};
+  Botan::SymmetricKey ticket_key{crypto::rng(), 32};
 };
 }  // namespace detail
 
@@ -321,7 +315,7 @@ struct session::impl final : Botan::TLS::Callbacks {
   bool tls_session_established(const Botan::TLS::Session& s) override {
     established = true;
     peer.version = s.version().to_string();
-    peer.cipher = detail::cipher_name(s.ciphersuite());
+    peer.cipher = s.ciphersuite().to_string();  // the IANA name without TLS_
     if (!client) peer.sni = s.server_info().hostname();
     peer.resumed = !full;
     if (peer.resumed && !s.peer_certs().empty()) verify(s.peer_certs());
@@ -400,7 +394,7 @@ REMORA_DECL std::unique_ptr<session> context::accept() const {
   if (p->pairs.empty()) return nullptr;
   auto si = std::make_unique<session::impl>();
   si->creds = p.get();
-  si->ch = std::make_unique<Botan::TLS::Server>(*si, p->cache->manager, *p, *p->policy, detail::rng());
+  si->ch = std::make_unique<Botan::TLS::Server>(*si, p->cache->manager, *p, *p->policy, crypto::rng());
   si->keep = std::move(p);
   return std::make_unique<session>(std::move(si));
 }
@@ -411,7 +405,7 @@ struct client_context::impl final : Botan::Credentials_Manager {
   std::unique_ptr<Botan::Certificate_Store> system;  // Debian's CA bundle
   Botan::Certificate_Store_In_Memory extra;
   bool use_system = true;
-  Botan::TLS::Session_Manager_In_Memory manager{detail::rng(), 1000, std::chrono::seconds(3600)};
+  Botan::TLS::Session_Manager_In_Memory manager{crypto::rng(), 1000, std::chrono::seconds(3600)};
   Botan::TLS::Policy policy;  // Botan's defaults: a client meets servers as they are
 
   std::vector<Botan::Certificate_Store*> trusted_certificate_authorities(const std::string& type,
@@ -435,18 +429,7 @@ REMORA_DECL client_context::client_context(bool system_store) : p_(std::make_sha
 }
 
 REMORA_DECL bool client_context::add_trusted(std::string_view text, std::string& err) {
-  try {
-    auto certs = detail::read_certs(text);
-    if (certs.empty()) {
-      err = "no certificate found";
-      return false;
-    }
-    for (auto& c : certs) p_->extra.add_certificate(c);
-    return true;
-  } catch (const std::exception& e) {
-    err = std::string("cannot read the certificate: ") + e.what();
-    return false;
-  }
+  return detail::add_certs(p_->extra, text, err) > 0;
 }
 
 REMORA_DECL void client_context::add_store(const certstore& cs) {
@@ -463,7 +446,7 @@ REMORA_DECL std::unique_ptr<session> client_context::connect(const std::string& 
   si->peer.sni = host;
   si->keep = p_;
   try {
-    si->ch = std::make_unique<Botan::TLS::Client>(*si, p_->manager, *p_, p_->policy, detail::rng(),
+    si->ch = std::make_unique<Botan::TLS::Client>(*si, p_->manager, *p_, p_->policy, crypto::rng(),
                                                   Botan::TLS::Server_Information(host, port),
                                                   Botan::TLS::Protocol_Version::latest_tls_version(), alpn);
   } catch (const std::exception& e) {
