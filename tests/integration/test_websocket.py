@@ -15,7 +15,7 @@ import time
 import websockets
 import websockets.exceptions
 
-from harness import SharedServerTestCase, Server, main, write_file
+from harness import SharedServerTestCase, Server, main, write_app, write_file
 
 PRELOAD = r"""
 clients = {}
@@ -199,10 +199,7 @@ class WebSocketTest(SharedServerTestCase):
 
     @classmethod
     def make_server(cls, base):
-        app = os.path.join(base, "app")
-        write_file(app, ".preload", PRELOAD)
-        for name, text in PAGES.items():
-            write_file(app, name, text)
+        app = write_app(os.path.join(base, "app"), PAGES, PRELOAD)
         return Server(apps=["-l::" + app])
 
     def url(self, path):
