@@ -8,10 +8,10 @@ import ssl
 import threading
 import time
 
-from harness import (SharedServerTestCase, Server, ServerTestCase, listener, main, make_cert, run_remora,
+from harness import (edition, SharedServerTestCase, Server, ServerTestCase, listener, main, make_cert, run_remora,
                      tls_listener, write_app, write_file)
 
-HAVE_TLS = os.environ.get("REMORA_EDITION") != "minimal"
+HAVE_TLS = edition() != "minimal"
 
 PRELOAD = r"""
 -- an echo server in Lua: "bye" closes, "upper x" answers X
