@@ -35,8 +35,10 @@ class websocket {
                     const std::vector<std::pair<std::string, std::string>>& headers, std::string subprotocol,
                     std::function<void(error_code)> done);
   // Client: the opening handshake to `host` for `target`; extra header lines are sent too.
-  void async_handshake(std::string host, std::string target,
-                       std::vector<std::pair<std::string, std::string>> headers, std::function<void(error_code)> done);
+  // `done` gets the server's answer: its status (101 when upgraded) and header fields.
+  using fields = std::vector<std::pair<std::string, std::string>>;
+  void async_handshake(std::string host, std::string target, fields headers,
+                       std::function<void(error_code, unsigned status, fields answer)> done);
 
   // The largest message read() accepts; a bigger one fails the connection with close code
   // 1009 and the error "message too big".

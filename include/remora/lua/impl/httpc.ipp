@@ -7,7 +7,9 @@
 #include <remora/lua/httpc.hpp>
 #include <remora/lua/impl/ba_core.ipp>  // b64_encode, url_encode_to
 #include <remora/lua/impl/net_lib.ipp>  // the SharkSSL objects
+#include <remora/lua/impl/sock.ipp>  // ba.socket.http2sock makes socket objects
 #include <remora/net/stream.hpp>
+#include <remora/net/websocket.hpp>
 #include <remora/tls/session.hpp>
 
 #include <boost/asio/post.hpp>
@@ -42,6 +44,7 @@ inline constexpr const char* tname = "remora.httpc";
 
 struct url_parts {
   bool tls = false;
+  bool ws = false;       // ws:// or wss://: a WebSocket handshake (ba.socket.http2sock)
   std::string host;      // without brackets
   std::uint16_t port = 0;
   std::string target;    // "/path?query"
@@ -54,8 +57,9 @@ inline bool parse_url(std::string_view u, url_parts& out) {
   if (colon == std::string_view::npos) return false;
   std::string scheme(u.substr(0, colon));
   for (auto& c : scheme) c = char(std::tolower(static_cast<unsigned char>(c)));
-  if (scheme == "https") out.tls = true;
-  else if (scheme != "http") return false;
+  if (scheme == "https" || scheme == "wss") out.tls = true;
+  else if (scheme != "http" && scheme != "ws") return false;
+  out.ws = scheme[0] == 'w';
   u.remove_prefix(colon + 3);
   auto end = u.find_first_of("/?#");
   std::string_view auth = u.substr(0, end);
@@ -110,6 +114,7 @@ struct state : std::enable_shared_from_this<state> {
 
   std::unique_ptr<net::stream> s;
   net::owned_ref io{s};
+  std::unique_ptr<net::websocket> ws;  // after a ws:// request answered with 101
   std::string conn_key;
   beast::flat_buffer buf;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
@@ -489,6 +494,9 @@ inline pusher ok_or(std::string err) {
 
 inline bool body_method(std::string_view m) { return m == "POST" || m == "PUT" || m == "PATCH"; }
 
+inline int ws_request(lua_State* L, std::shared_ptr<state> self, url_parts u, std::string hosthdr,
+                      std::vector<std::pair<std::string, std::string>> given, bool trusted);
+
 inline int request(lua_State* L) {
   auto& st = check(L);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -585,6 +593,7 @@ inline int request(lua_State* L) {
   auto self = st.shared_from_this();
   self->url = url;
   self->head_req = method == "HEAD";
+  if (u.ws) return ws_request(L, self, u, hosthdr, std::move(given), trusted);
   return await(L, [self, u, key, head, with_body, chunked, size, trusted](completion done) {
     auto go = [self, u, key, head, with_body, chunked, size, trusted, done]() {
       auto sent = [self, with_body, chunked, size, done](std::string e) {
@@ -621,6 +630,80 @@ inline int request(lua_State* L) {
     };
     asio::post(self->ex(), go);
   });
+}
+
+// A ws:// request: a new connection, Beast's client handshake on it; the WebSocket waits in
+// the client for ba.socket.http2sock.
+inline int ws_request(lua_State* L, std::shared_ptr<state> self, url_parts u, std::string hosthdr,
+                      std::vector<std::pair<std::string, std::string>> given, bool trusted) {
+  return await(L, [self, u, hosthdr, given, trusted](completion done) {
+    asio::post(self->ex(), [self, u, hosthdr, given, trusted, done] {
+      self->ws.reset();
+      self->drop();
+      self->ph = state::phase::none;
+      self->status = 0;
+      self->headers.clear();
+      self->connect(u, "", [self, u, hosthdr, given, trusted, done](std::string e) {
+        if (!e.empty()) return done(ok_or(e));
+#if REMORA_TLS_BOTAN
+        if (u.tls && trusted && self->peer && !self->peer->trusted) {
+          self->drop();
+          return done(ok_or("sslnottrusted"));
+        }
+#else
+        (void)trusted;
+#endif
+        auto ws = std::make_shared<std::unique_ptr<net::websocket>>(std::make_unique<net::websocket>(std::move(self->s), false));
+        self->conn_key.clear();
+        self->arm();
+        auto& stream = (*ws)->next();
+        if (self->timer) {  // the timeout closes the WebSocket's stream
+          self->timer->async_wait([raw = &stream, w = std::weak_ptr<state>(self)](net::error_code ec) {
+            if (!ec)
+              if (auto st = w.lock(); st && st->timed_out) raw->close();
+          });
+        }
+        (*ws)->async_handshake(hosthdr, u.target, given, [self, ws, done](net::error_code ec, unsigned status, net::websocket::fields answer) {
+          self->disarm();
+          self->status = status;
+          self->headers = std::move(answer);
+          self->ph = state::phase::done;
+          if (status == 101 && !ec) {
+            self->ws = std::move(*ws);
+            return done(ok_or(""));
+          }
+          if (self->timed_out) return done(ok_or("timeout"));
+          done(ok_or(status ? "" : "invalidresponse"));  // another status: the caller sees it
+        });
+      });
+    });
+  });
+}
+
+// ba.socket.http2sock(client): the WebSocket a ws:// request opened, or the client's plain
+// connection (a tunnel through a proxy) as a TCP socket.
+inline int http2sock(lua_State* L) {
+  auto& st = *check_object<ud>(L, 1, tname)->st;
+  using kind = sock_state::kind;
+  if (st.ws) {
+    auto sock = std::make_shared<sock_state>(st.h, kind::ws);
+    sock->ex = st.ws->get_executor();
+    sock->ws = std::move(st.ws);
+    sock->ready();
+    push_sock(L, std::move(sock));
+    return 1;
+  }
+  if (st.s && st.s->is_open() && !st.parser && st.ph != state::phase::body) {
+    auto sock = std::make_shared<sock_state>(st.h, kind::tcp);
+    auto d = st.buf.data();
+    st.s->prefix.append(static_cast<const char*>(d.data()), d.size());
+    st.buf.clear();
+    st.conn_key.clear();
+    sock->attach_stream(std::move(st.s));
+    push_sock(L, std::move(sock));
+    return 1;
+  }
+  return fail(L, "invalidparam");
 }
 
 inline int write(lua_State* L) {
@@ -935,6 +1018,11 @@ REMORA_DECL void open_httpc(lua_State* L) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, detail::hc::open);
   lua_setfield(L, -2, "httpc");
+  lua_pop(L, 1);
+  if (lua_getfield(L, -1, "socket") == LUA_TTABLE) {
+    lua_pushcfunction(L, detail::hc::http2sock);
+    lua_setfield(L, -2, "http2sock");
+  }
   lua_pop(L, 1);
 }
 }  // namespace remora::lua

@@ -29,6 +29,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace remora::lua::detail {
@@ -44,7 +45,7 @@ inline pusher fail_with(std::string err) {
 struct cosocket;
 
 struct sock_state : std::enable_shared_from_this<sock_state> {
-  enum class kind { tcp, ws, listener };
+  enum class kind { tcp, ws, listener, udp };
   sock_state(host* hh, kind kk) : h(hh), k(kk) {}
 
   host* h;
@@ -59,6 +60,7 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
   std::unique_ptr<net::stream> s;       // tcp
   std::unique_ptr<net::websocket> ws;   // ws (owns its stream)
   std::unique_ptr<net::acceptor> acc;   // listener
+  std::unique_ptr<net::datagram> dg;    // udp
 
   // Executor side.
   struct slot {
@@ -69,9 +71,16 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
     unsigned seq = 0;
   } rd;
   std::string rbuf;
-  std::deque<std::pair<std::string, bool>> wq;
+  struct out_item {
+    std::string data;
+    bool text = false;
+    std::string ip;  // udp: the receiver (empty: the connected peer)
+    std::uint16_t port = 0;
+  };
+  std::deque<out_item> wq;
   bool writing = false, closing = false;
   std::vector<completion> space_waiters;
+  std::function<void()> on_drained;   // runs once the write queue is empty (sock2req)
   std::string error;                  // why it failed ("socketclosed", ...)
 
   // Read by Lua without the executor.
@@ -151,32 +160,35 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
   void start_read();
 
   // ---- writes ----------------------------------------------------------------------------
-  void enqueue(std::string data, bool text) {
+  void enqueue(std::string data, bool text, std::string ip = {}, std::uint16_t port = 0) {
     if (failed || closing) {
       queued -= data.size();
       return;
     }
-    wq.emplace_back(std::move(data), text);
+    wq.push_back(out_item{std::move(data), text, std::move(ip), port});
     pump();
   }
   void pump() {
     if (writing || failed) return;
     if (wq.empty()) {
-      if (closing) finish_close();
+      if (on_drained) std::exchange(on_drained, nullptr)();
+      else if (closing) finish_close();
       return;
     }
     writing = true;
     auto& front = wq.front();
     auto cb = [self = shared_from_this()](net::error_code ec) { self->wrote(ec); };
-    if (ws) return ws->async_write(front.first, front.second, std::move(cb));
-    asio::async_write(stream_ref_, asio::buffer(front.first), [cb = std::move(cb)](net::error_code ec, std::size_t) { cb(ec); });
+    if (ws) return ws->async_write(front.data, front.text, std::move(cb));
+    if (dg) return dg->async_send(asio::buffer(front.data), front.ip, front.port, std::move(cb));
+    asio::async_write(stream_ref_, asio::buffer(front.data), [cb = std::move(cb)](net::error_code ec, std::size_t) { cb(ec); });
   }
   void wrote(net::error_code ec) {
     writing = false;
     if (!wq.empty()) {
-      queued -= wq.front().first.size();
+      queued -= wq.front().data.size();
       wq.pop_front();
     }
+    if (ec && dg) ec = {};  // a datagram that could not go (no receiver): UDP loses it
     if (ec) fail(ws ? net::websocket::error_name(ec) : "socketwritefailed");
     wake_writers();
     pump();
@@ -194,7 +206,7 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
     if (!failed) error = why;
     failed = true;
     std::size_t dropped = 0;
-    for (std::size_t i = writing ? 1 : 0; i < wq.size(); ++i) dropped += wq[i].first.size();
+    for (std::size_t i = writing ? 1 : 0; i < wq.size(); ++i) dropped += wq[i].data.size();
     if (writing && wq.size() > 1) wq.erase(wq.begin() + 1, wq.end());
     else if (!writing) wq.clear();
     queued -= dropped;
@@ -231,6 +243,7 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
       st->close();
     }
     if (acc) acc->close();
+    if (dg) dg->close();
   }
 
   net::owned_ref stream_ref_{s};  // for asio::async_write on a TCP socket
@@ -289,6 +302,27 @@ inline void sock_state::start_read() {
         lua_pushlstring(L, data->data(), data->size());
         lua_pushboolean(L, text);
         return 2;
+      });
+    });
+    return;
+  }
+  if (dg) {  // UDP: a datagram and its sender
+    rbuf.resize(65536);
+    dg->async_receive(asio::buffer(rbuf), [self](net::error_code ec, std::size_t n, net::endpoint_info from) {
+      self->rd.busy = false;
+      if (ec) {
+        self->rbuf = std::string();
+        self->fail("socketclosed");
+        return self->deliver(fail_with(self->error));
+      }
+      auto data = std::make_shared<std::string>(self->rbuf.data(), n);
+      self->rbuf = std::string();
+      auto who = std::make_shared<net::endpoint_info>(std::move(from));
+      self->deliver([data, who](lua_State* L) {
+        lua_pushlstring(L, data->data(), data->size());
+        lua_pushstring(L, who->ip.c_str());
+        lua_pushinteger(L, who->port);
+        return 3;
       });
     });
     return;
@@ -601,6 +635,7 @@ inline bool endpoint_of(sock_state& st, bool peer, net::endpoint_info& e) {
   std::lock_guard lock(st.m);
   if (!st.attached) return false;
   if (st.acc) return !peer && st.acc->endpoint(e);
+  if (st.dg) return st.dg->endpoint(peer, e);
   auto* s = st.stream();
   return s && s->endpoint(peer, e);
 }
@@ -688,7 +723,38 @@ inline int sock_setoption(lua_State* L) {
     lua_pushboolean(L, 1);
     return 1;
   }
+  if (opt == "broadcast") {
+    bool on = lua_toboolean(L, 3);
+    auto self = st.shared_from_this();
+    self->run([self, on] {
+      if (self->dg) self->dg->set_broadcast(on);
+    });
+    lua_pushboolean(L, 1);
+    return 1;
+  }
   return fail(L, "invalidparam");
+}
+
+// sendto(data, ip, port): a datagram to anyone (UDP).
+inline int sock_sendto(lua_State* L) {
+  auto& st = check_sock(L);
+  if (st.k != sock_state::kind::udp) return luaL_error(L, "sendto: not a UDP socket");
+  std::size_t n;
+  const char* p = luaL_checklstring(L, 2, &n);
+  std::string ip = luaL_checkstring(L, 3);
+  lua_Integer port = luaL_checkinteger(L, 4);
+  luaL_argcheck(L, port > 0 && port < 65536, 4, "port out of range");
+  if (st.closed || st.failed) return fail(L, "socketclosed");
+  if (st.queued > st.queue_limit) {
+    lua_pushboolean(L, 0);
+    lua_pushinteger(L, lua_Integer(st.queued.load()));
+    return 2;
+  }
+  st.queued += n;
+  auto self = st.shared_from_this();
+  self->run([self, d = std::string(p, n), ip, port]() mutable { self->enqueue(std::move(d), false, ip, std::uint16_t(port)); });
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 inline const tls::peer_info* tls_of([[maybe_unused]] sock_state& st) {
@@ -739,7 +805,8 @@ inline int sock_certificate(lua_State* L) {
 
 inline int sock_tostring(lua_State* L) {
   auto& st = check_sock(L);
-  lua_pushfstring(L, "%s: %p", st.k == sock_state::kind::ws ? "WebSocket" : (st.k == sock_state::kind::listener ? "TCP server" : "TCP"),
+  static const char* names[] = {"TCP", "WebSocket", "TCP server", "UDP"};
+  lua_pushfstring(L, "%s: %p", names[int(st.k)],
                   static_cast<void*>(&st));
   return 1;
 }
@@ -908,6 +975,105 @@ inline int ba_bind(lua_State* L) {
   return 1;
 }
 
+// upgrade(shark [, host]): TLS on a connected TCP client socket (STARTTLS); `host` is the
+// name the certificate must carry (default: the peer's address).
+inline int sock_upgrade(lua_State* L) {
+  auto& st = check_sock(L);
+#if REMORA_TLS_BOTAN
+  auto* u = check_object<sharkssl_ud>(L, 2, sharkssl_tname);
+  if (!u->client) return luaL_argerror(L, 2, "a client SharkSSL object expected");
+  if (st.k != sock_state::kind::tcp || st.closed || st.failed) return fail(L, "incorrectuse");
+  net::endpoint_info peer;
+  if (!endpoint_of(st, true, peer)) return fail(L, "notcon");
+  std::string name = luaL_optstring(L, 3, peer.ip.c_str());
+  auto client = u->client;
+  auto self = st.shared_from_this();
+  lua_settop(L, 1);
+  return await(L, [self, client, name, port = std::uint16_t(peer.port)](completion done) {
+    self->run([self, client, name, port, done] {
+      auto* s = self->s.get();
+      if (!s || self->rd.busy || self->writing || self->failed) return done(fail_with("incorrectuse"));
+      bool ok = s->start_tls(client->connect(name, port), [self, done](net::error_code ec) {
+        if (ec) {
+          self->fail("sslhandshake");
+          return done(fail_with("sslhandshake"));
+        }
+        done([](lua_State* L2) {
+          lua_pushvalue(L2, 1);
+          return 1;
+        });
+      });
+      if (!ok) done(fail_with("incorrectuse"));
+    });
+  });
+#else
+  (void)st;
+  return fail(L, "sslnotenabled");
+#endif
+}
+
+// sock2req(sock [, data]): gives a TCP socket back to the HTTP server, which reads a request
+// from it (`data`: bytes of it the Lua code already read).
+inline int ba_sock2req(lua_State* L) {
+  auto& st = check_sock(L);
+  host& h = net_host(L);
+  std::string data = luaL_optstring(L, 2, "");
+  if (st.k != sock_state::kind::tcp || st.closed || st.failed || st.owner) return fail(L, "incorrectuse");
+  st.closed = true;  // the Lua object lets go of it
+  auto self = st.shared_from_this();
+  auto* f = h.net.get();
+  self->run([self, f, data] {
+    self->on_drained = [self, f, data] {  // what Lua wrote goes out first
+      if (!self->s || self->rd.busy) return self->hard_close();
+      self->s->prefix.insert(0, data);
+      if (!f->serve(std::move(self->s))) self->fail("socketclosed");
+    };
+    self->pump();
+  });
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// udpcon([localport] [, op]) or udpcon(host, port [, op]): op {intf=, ipv6=, port=}.
+inline int ba_udpcon(lua_State* L) {
+  host& h = net_host(L);
+  std::string peer, intf;
+  lua_Integer peer_port = 0, local_port = 0;
+  int opt = 0;
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    peer = lua_tostring(L, 1);
+    peer_port = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, peer_port > 0 && peer_port < 65536, 2, "port out of range");
+    opt = 3;
+  } else if (lua_isinteger(L, 1)) {
+    local_port = lua_tointeger(L, 1);
+    opt = 2;
+  } else {
+    opt = 1;
+  }
+  bool v6 = false;
+  if (lua_istable(L, opt)) {
+    if (lua_getfield(L, opt, "intf") == LUA_TSTRING) intf = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    if (lua_getfield(L, opt, "port") == LUA_TNUMBER) local_port = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, opt, "ipv6");
+    v6 = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  luaL_argcheck(L, local_port >= 0 && local_port < 65536, 1, "port out of range");
+  std::string err;
+  std::unique_ptr<net::datagram> d;
+  without_lock(&h, [&] { d = h.net->udp(intf, std::uint16_t(local_port), peer, std::uint16_t(peer_port), v6, err); });
+  if (!d) return fail(L, err.c_str());
+  auto st = std::make_shared<sock_state>(&h, sock_state::kind::udp);
+  st->ex = d->get_executor();
+  st->dg = std::move(d);
+  st->ready();
+  push_sock(L, std::move(st));
+  return 1;
+}
+
 inline void open_sockets(lua_State* L) {
   static const luaL_Reg methods[] = {
       {"read", sock_read},           {"write", sock_write},         {"close", sock_close},
@@ -916,7 +1082,8 @@ inline void open_sockets(lua_State* L) {
       {"state", sock_state_fn},      {"websocket", sock_websocket}, {"owner", sock_owner},
       {"queuelen", sock_queuelen},   {"maxsize", sock_maxsize},     {"ping", sock_ping},
       {"setoption", sock_setoption}, {"cipher", sock_cipher},       {"isresumed", sock_isresumed},
-      {"trusted", sock_trusted},     {"certificate", sock_certificate}, {nullptr, nullptr}};
+      {"trusted", sock_trusted},     {"certificate", sock_certificate}, {"sendto", sock_sendto},
+      {"upgrade", sock_upgrade},     {nullptr, nullptr}};
   if (luaL_newmetatable(L, sock_tname)) {
     lua_newtable(L);
     luaL_setfuncs(L, methods, 0);
@@ -930,7 +1097,8 @@ inline void open_sockets(lua_State* L) {
   }
   lua_pop(L, 1);
   static const luaL_Reg fns[] = {{"req2sock", ba_req2sock}, {"event", ba_event},   {"getsock", ba_getsock},
-                                 {"connect", ba_connect},   {"bind", ba_bind},     {nullptr, nullptr}};
+                                 {"connect", ba_connect},   {"bind", ba_bind},     {"udpcon", ba_udpcon},
+                                 {"sock2req", ba_sock2req}, {nullptr, nullptr}};
   luaL_setfuncs(L, fns, 0);  // into the ba.socket table at the top
 }
 

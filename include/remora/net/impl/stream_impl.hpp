@@ -33,6 +33,9 @@ class stream_impl final : public stream {
   explicit stream_impl(S s) : s_(std::move(s)) {}
   ~stream_impl() override { close(); }
 
+  // The stream itself, for the server to serve HTTP on again (this is left closed).
+  S release() { return std::move(s_); }
+
   executor get_executor() override { return s_.get_executor(); }
 
   void async_read_some(boost::asio::mutable_buffer b, io_handler h) override {

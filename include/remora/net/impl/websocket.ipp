@@ -66,9 +66,8 @@ REMORA_DECL void websocket::async_accept(std::string_view method, std::string_vi
   p_->ws.async_accept(*req, [req, done = std::move(done)](error_code ec) { done(ec); });
 }
 
-REMORA_DECL void websocket::async_handshake(std::string host, std::string target,
-                                            std::vector<std::pair<std::string, std::string>> headers,
-                                            std::function<void(error_code)> done) {
+REMORA_DECL void websocket::async_handshake(std::string host, std::string target, fields headers,
+                                            std::function<void(error_code, unsigned, fields)> done) {
   namespace ws = boost::beast::websocket;
   p_->ws.set_option(ws::stream_base::decorator([headers = std::move(headers)](ws::request_type& m) {
     m.set(boost::beast::http::field::user_agent, "Remora");
@@ -76,7 +75,12 @@ REMORA_DECL void websocket::async_handshake(std::string host, std::string target
   }));
   auto h = std::make_shared<std::string>(std::move(host));
   auto t = std::make_shared<std::string>(std::move(target));
-  p_->ws.async_handshake(*h, *t, [h, t, done = std::move(done)](error_code ec) { done(ec); });
+  auto res = std::make_shared<ws::response_type>();
+  p_->ws.async_handshake(*res, *h, *t, [h, t, res, done = std::move(done)](error_code ec) {
+    fields answer;
+    for (auto& f : *res) answer.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    done(ec, res->result_int(), std::move(answer));
+  });
 }
 
 REMORA_DECL void websocket::read_message_max(std::size_t n) { p_->ws.read_message_max(n); }
