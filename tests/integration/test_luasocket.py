@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""The LuaSocket layer Mako ships, in the real binary: ltn12 (sources, sinks, filters,
+pumps), the mime filters (checked against Python's base64 and quopri), ba.pipe (a FIFO
+shared with this process), and the socket modules."""
+import base64
+import os
+import quopri
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+
+import harness
+from harness import ServerTestCase, assert_no_crash, main, write_file
+
+
+def run_script(script, cwd):
+    path = os.path.join(cwd, "s.lua")
+    with open(path, "w") as f:
+        f.write(script)
+    p = subprocess.run([harness.REMORA, path], cwd=cwd, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=60)
+    err = p.stderr.decode(errors="replace")
+    assert_no_crash(err)
+    return p.returncode, err
+
+
+class ScriptCase(unittest.TestCase):
+    def tempdir(self):
+        d = tempfile.TemporaryDirectory(prefix="remora-luasocket-")
+        self.addCleanup(d.cleanup)
+        return d.name
+
+    def run_ok(self, script, cwd=None):
+        cwd = cwd or self.tempdir()
+        rc, err = run_script(script, cwd)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("ALL OK", err)
+        return err
+
+
+LTN12 = r"""
+local ltn12 = require"ltn12"
+assert(package.loaded.ltn12 == ltn12 and ltn12._VERSION)
+local function all(src)  -- every chunk of a source, joined
+  local snk, t = ltn12.sink.table()
+  assert(ltn12.pump.all(src, snk))
+  return table.concat(t), #t
+end
+-- a filter that gives its input back one byte per call: it has to be drained
+local function bytewise()
+  local buf = ""
+  return function(chunk)
+    if chunk == nil then
+      if buf == "" then return nil end
+    else
+      buf = buf .. chunk
+      if buf == "" then return "" end
+    end
+    local c = buf:sub(1, 1)
+    buf = buf:sub(2)
+    if c == "" then return "" end
+    return c
+  end
+end
+local upper = function(chunk) return chunk and chunk:upper() end
+
+-- source.string splits at BLOCKSIZE
+ltn12.BLOCKSIZE = 4
+local s, n = all(ltn12.source.string("abcdefghij"))
+assert(s == "abcdefghij" and n == 3, n)
+assert(all(ltn12.source.string(nil)) == "")
+assert(all(ltn12.source.empty()) == "")
+ltn12.BLOCKSIZE = 2048
+
+-- source.table stops at the first nil
+assert(all(ltn12.source.table{"a", "b", "c"}) == "abc")
+
+-- source.chain with a filter that must be drained, and with several filters
+assert(all(ltn12.source.chain(ltn12.source.string("hello"), bytewise())) == "hello")
+local out, chunks = all(ltn12.source.chain(ltn12.source.string("hello"), bytewise()))
+assert(chunks == 5, chunks)
+assert(all(ltn12.source.chain(ltn12.source.string("abc"), bytewise(), upper, bytewise())) == "ABC")
+
+-- filter.chain: nested, with drained filters inside
+local f = ltn12.filter.chain(bytewise(), upper, ltn12.filter.chain(bytewise(), bytewise()))
+assert(all(ltn12.source.chain(ltn12.source.table{"ab", "", "cd", "e"}, f)) == "ABCDE")
+
+-- filter.cycle passes the context along and the extra argument
+local ctxs = {}
+local counter = ltn12.filter.cycle(function(ctx, chunk, extra)
+  ctxs[#ctxs + 1] = ctx
+  if chunk == nil then return nil, ctx end
+  if chunk == "" then return "", ctx end  -- drained: nothing more
+  return extra .. chunk, ctx + 1
+end, 10, ">")
+assert(all(ltn12.source.chain(ltn12.source.table{"x", "y"}, counter)) == ">x>y")
+assert(table.concat(ctxs, " ") == "10 11 11 12 12", table.concat(ctxs, " "))
+
+-- sink.chain drains the filter; the sink gets the end too
+local got, ended = {}, false
+local snk = ltn12.sink.chain(bytewise(), function(chunk)
+  if chunk == nil then ended = true else got[#got + 1] = chunk end
+  return 1
+end)
+assert(ltn12.pump.all(ltn12.source.string("xyz"), snk))
+assert(table.concat(got, ",") == "x,y,z" and ended)
+local snk2, t2 = ltn12.sink.table()
+assert(ltn12.pump.all(ltn12.source.string("abc"), ltn12.sink.chain(upper, bytewise(), snk2)))
+assert(table.concat(t2) == "ABC")
+
+-- errors: from a source, from a sink, through pump.all
+local ok, err = ltn12.pump.all(ltn12.source.error("src broke"), (ltn12.sink.table()))
+assert(ok == nil and err == "src broke")
+ok, err = ltn12.pump.all(ltn12.source.string("x"), ltn12.sink.error("snk broke"))
+assert(ok == nil and err == "snk broke")
+assert(ltn12.pump.all(ltn12.source.string("data"), ltn12.sink.null()))
+-- an error half-way through a source: what came before was delivered
+local i = 0
+local flaky = function() i = i + 1 if i < 3 then return "c" .. i end return nil, "late" end
+local st, tt = ltn12.sink.table()
+ok, err = ltn12.pump.all(flaky, st)
+assert(not ok and err == "late" and table.concat(tt) == "c1c2")
+
+-- pump.step: one chunk at a time, a false value at the end
+local src = ltn12.source.string("ab")
+local s3, t3 = ltn12.sink.table()
+assert(ltn12.pump.step(src, s3) and t3[1] == "ab")
+local r1, r2 = ltn12.pump.step(src, s3)
+assert(not r1 and r2 == nil)
+
+-- source.cat
+assert(all(ltn12.source.cat(ltn12.source.string("ab"), ltn12.source.empty(), ltn12.source.string("cd"))) == "abcd")
+ok, err = ltn12.pump.all(ltn12.source.cat(ltn12.source.string("a"), ltn12.source.error("cat err")), ltn12.sink.null())
+assert(not ok and err == "cat err")
+
+-- source.rewind: chunks pushed back come first, the last pushed first
+local rw = ltn12.source.rewind(ltn12.source.string("tail"))
+rw("2") rw("1")
+assert(rw() == "1" and rw() == "2" and rw() == "tail" and rw() == nil)
+
+-- simplify: a fancy source or sink hands over to another one
+local second = ltn12.source.string("second")
+local fancy = function() return "first", second end
+assert(all(ltn12.source.simplify(fancy)) == "firstsecond")
+local s4, t4 = ltn12.sink.table()
+local fancy_sink = function(chunk) t4[#t4 + 1] = "[" .. tostring(chunk) .. "]" return 1, s4 end
+assert(ltn12.pump.all(ltn12.source.string("one"), ltn12.sink.simplify(fancy_sink)))
+assert(table.concat(t4) == "[one]", table.concat(t4))
+
+-- files: source.file and sink.file close the handles when done
+local path = os.tmpname()
+assert(ltn12.pump.all(ltn12.source.string(("0123456789"):rep(1000)), ltn12.sink.file(io.open(path, "wb"))))
+local fh = io.open(path, "rb")
+local copy, nchunks = all(ltn12.source.file(fh))
+assert(copy == ("0123456789"):rep(1000) and nchunks == 5, nchunks)
+assert(io.type(fh) == "closed file")
+os.remove(path)
+ok, err = ltn12.pump.all(ltn12.source.file(io.open("/nonexistent/x")), ltn12.sink.null())
+assert(not ok and err:find("No such file"), err)
+ok, err = ltn12.pump.all(ltn12.source.string("x"), ltn12.sink.file(nil, "cannot write"))
+assert(not ok and err == "cannot write")
+print("ALL OK")
+"""
+
+class Ltn12Test(ScriptCase):
+    def test_sources_sinks_filters_pumps(self):
+        self.run_ok(LTN12)
+
+
+if __name__ == "__main__":
+    main()
