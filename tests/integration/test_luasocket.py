@@ -165,9 +165,81 @@ assert(not ok and err == "cannot write")
 print("ALL OK")
 """
 
+MIME = r"""
+local ltn12 = require"ltn12"
+local m = require"mime"
+assert(m == mime and require"mime.core" == mime and mime._VERSION)
+local dir = "@DIR@"
+local function read(name) local f = assert(io.open(dir .. "/" .. name, "rb")) local d = f:read("a") f:close() return d end
+local function write(name, data) local f = assert(io.open(dir .. "/" .. name, "wb")) f:write(data) f:close() end
+local function filtered(data, f, size)
+  ltn12.BLOCKSIZE = size or 2048
+  local snk, t = ltn12.sink.table()
+  assert(ltn12.pump.all(ltn12.source.chain(ltn12.source.string(data), f), snk))
+  ltn12.BLOCKSIZE = 2048
+  return table.concat(t)
+end
+local data = read("data.bin")
+local text = read("text.txt")
+for _, size in ipairs{1, 3, 7, 64, 2048} do
+  -- the manual's base64 filter: encoded and broken into lines
+  local b64 = filtered(data, ltn12.filter.chain(mime.encode("base64"), mime.wrap("base64")), size)
+  write("b64." .. size, b64)
+  assert(filtered(b64, mime.decode("base64"), size) == data)
+  -- the manual's quoted-printable filter for text
+  local qp = filtered(text, ltn12.filter.chain(mime.normalize(), mime.encode("quoted-printable"),
+                                               mime.wrap("quoted-printable")), size)
+  write("qp." .. size, qp)
+  local bin = filtered(data, ltn12.filter.chain(mime.encode("quoted-printable", "binary"),
+                                                mime.wrap("quoted-printable")), size)
+  write("qpbin." .. size, bin)
+  assert(filtered(bin, mime.decode("quoted-printable"), size) == data)
+  -- the manual's identity filter
+  local id = ltn12.filter.chain(mime.encode("quoted-printable"), mime.encode("base64"),
+                                mime.decode("base64"), mime.decode("quoted-printable"))
+  assert(filtered(text, id, size) == text)
+end
+-- normalize and stuff
+assert(filtered("a\nb\rc\r\nd\n\re", mime.normalize()) == "a\r\nb\r\nc\r\nd\r\ne")
+assert(filtered("a\r\nb\n", mime.normalize("\n")) == "a\nb\n")
+assert(filtered(".x\r\n.\r\ny.\r\n", mime.stuff()) == "..x\r\n..\r\ny.\r\n")
+-- text wrapping at a given length; a filter by default name
+assert(filtered(("x"):rep(25), mime.wrap("text", 10)) == "xxxxxxxxxx\r\nxxxxxxxxxx\r\nxxxxx\r\n")
+assert(filtered(("x"):rep(12), mime.wrap(5)) == "xxxxx\r\nxxxxx\r\nxx\r\n")
+assert(not pcall(mime.encode, "rot13"))
+assert(select(2, pcall(mime.decode, "nope")):find("unknown key %(nope%)"))
+print("ALL OK")
+"""
+
+
 class Ltn12Test(ScriptCase):
     def test_sources_sinks_filters_pumps(self):
         self.run_ok(LTN12)
+
+
+class MimeFiltersTest(ScriptCase):
+    def test_filters_against_python(self):
+        d = self.tempdir()
+        data = bytes((i * 37 + i // 7) % 256 for i in range(5000))
+        text = ("Caf\u00e9 au lait = 2\u20ac, tab\there \nline with trailing space \r\n" * 40
+                + "x" * 200 + "\n.\nend ").encode("utf-8")
+        write_file(d, "data.bin", data)
+        write_file(d, "text.txt", text)
+        self.run_ok(MIME.replace("@DIR@", d), cwd=d)
+        expected_b64 = base64.encodebytes(data).replace(b"\n", b"\r\n")
+        normalized = text.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        for size in (1, 3, 7, 64, 2048):
+            with open(os.path.join(d, "b64.%d" % size), "rb") as f:
+                self.assertEqual(f.read(), expected_b64, size)
+            for name, original in (("qp", normalized), ("qpbin", data)):
+                with open(os.path.join(d, "%s.%d" % (name, size)), "rb") as f:
+                    coded = f.read()
+                self.assertEqual(quopri.decodestring(coded), original, (name, size))
+                lines = coded.split(b"\r\n")
+                self.assertLessEqual(max(len(l) for l in lines), 76, (name, size))
+                for l in lines:  # 7-bit, no bare CR or LF, no white space before a break
+                    self.assertTrue(all(32 <= b < 127 or b == 9 for b in l), l)
+                    self.assertFalse(l.endswith((b" ", b"\t")), l)
 
 
 if __name__ == "__main__":

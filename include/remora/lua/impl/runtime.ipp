@@ -10,6 +10,7 @@
 #include <remora/lua/timer_lib.hpp>
 #include <remora/lua/thread_lib.hpp>
 #include <remora/lua/socket_lib.hpp>
+#include <remora/lua/mime_lib.hpp>
 #include <remora/lua/lpeg.hpp>
 #include <remora/lua/sqlite.hpp>
 #include <remora/lua/runtime.hpp>
@@ -292,6 +293,7 @@ REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info
   detail::add_vm_searcher(L, reg);
   open_lpeg(L);    // require"lpeg"
   open_sqlite(L);  // require"luasql.sqlite", the global luasql
+  open_mime(L);    // the global mime, require"mime.core"
 
   lua_pushcfunction(L, detail::lua_print);
   lua_setglobal(L, "print");
