@@ -11,6 +11,7 @@
 #include <remora/lua/thread_lib.hpp>
 #include <remora/lua/socket_lib.hpp>
 #include <remora/lua/mime_lib.hpp>
+#include <remora/lua/sockcompat.hpp>
 #include <remora/lua/lpeg.hpp>
 #include <remora/lua/sqlite.hpp>
 #include <remora/lua/runtime.hpp>
@@ -294,6 +295,7 @@ REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info
   open_lpeg(L);    // require"lpeg"
   open_sqlite(L);  // require"luasql.sqlite", the global luasql
   open_mime(L);    // the global mime, require"mime.core"
+  open_sockcompat(L);  // the global sockcompat (socket/core.lua builds `socket` on it)
 
   lua_pushcfunction(L, detail::lua_print);
   lua_setglobal(L, "print");
