@@ -242,5 +242,44 @@ class MimeFiltersTest(ScriptCase):
                     self.assertFalse(l.endswith((b" ", b"\t")), l)
 
 
+class PipeTest(ServerTestCase):
+    def test_page_reads_a_fifo_written_by_another_process(self):
+        base = self.tempdir()
+        fifo = os.path.join(base, "fifo")
+        app = os.path.join(base, "app")
+        write_file(app, "make.lsp", "<?lsp print(ba.pipe.mkfifo(request:data'path')) ?>")
+        write_file(app, "read.lsp", """<?lsp
+local p = assert(ba.pipe.open(request:data'path'))
+local got = {}
+while true do
+  local d, err = p:read(5000)
+  if not d then got[#got + 1] = '<' .. err .. '>' break end
+  got[#got + 1] = d
+end
+p:close()
+print(table.concat(got))
+?>""")
+        srv = self.start(apps=["-l::" + app])
+        q = "?path=" + urllib.request.quote(fifo)
+        self.assertEqual(srv.get("/make.lsp" + q).body.strip(), b"true")
+        self.assertTrue(os.path.exists(fifo))
+
+        def writer():
+            # opens once the page has opened its end, writes, closes
+            fd = os.open(fifo, os.O_WRONLY)
+            os.write(fd, b"from python ")
+            time.sleep(0.2)
+            os.write(fd, b"in two parts")
+            os.close(fd)
+
+        t = threading.Thread(target=writer, daemon=True)
+        t.start()
+        r = srv.get("/read.lsp" + q)
+        t.join(10)
+        self.assertEqual(r.body.strip(), b"from python in two parts<closed>")
+        # a second mkfifo on the same path fails with the system's message
+        self.assertIn(b"exists", srv.get("/make.lsp" + q).body)
+
+
 if __name__ == "__main__":
     main()
