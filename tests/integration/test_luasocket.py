@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """The LuaSocket layer Mako ships, in the real binary: ltn12 (sources, sinks, filters,
 pumps), the mime filters (checked against Python's base64 and quopri), ba.pipe (a FIFO
-shared with this process), and the socket modules."""
+shared with this process), and the socket modules: socket.url, the socket namespace, TCP
+clients talking to a Python server and to a Lua server on the same Remora."""
 import base64
 import os
 import quopri
+import socket
 import subprocess
 import tempfile
 import threading
@@ -279,6 +281,306 @@ print(table.concat(got))
         self.assertEqual(r.body.strip(), b"from python in two parts<closed>")
         # a second mkfifo on the same path fails with the system's message
         self.assertIn(b"exists", srv.get("/make.lsp" + q).body)
+
+
+URL = r"""
+local url = require"socket.url"
+assert(package.loaded["socket.url"] == url)
+-- the manual's examples of absolute()
+local base = "http://a/b/c/d;p?q"
+local cases = {
+  {"g:h", "g:h"}, {"g", "http://a/b/c/g"}, {"./g", "http://a/b/c/g"}, {"g/", "http://a/b/c/g/"},
+  {"/g", "http://a/g"}, {"//g", "http://g"}, {"?y", "http://a/b/c/?y"}, {"g?y", "http://a/b/c/g?y"},
+  {"#s", "http://a/b/c/d;p?q#s"}, {"g#s", "http://a/b/c/g#s"}, {"g?y#s", "http://a/b/c/g?y#s"},
+  {";x", "http://a/b/c/;x"}, {"g;x", "http://a/b/c/g;x"}, {"g;x?y#s", "http://a/b/c/g;x?y#s"},
+  {".", "http://a/b/c/"}, {"./", "http://a/b/c/"}, {"..", "http://a/b/"}, {"../", "http://a/b/"},
+  {"../g", "http://a/b/g"}, {"../..", "http://a/"}, {"../../", "http://a/"}, {"../../g", "http://a/g"},
+}
+for _, c in ipairs(cases) do
+  local got = url.absolute(base, c[1])
+  assert(got == c[2], c[1] .. " -> " .. got)
+end
+assert(url.absolute(url.parse(base), "g") == "http://a/b/c/g")  -- a parsed base
+-- parse: the manual's examples
+local p = url.parse("http://www.example.com/cgilua/index.lua?a=2#there")
+assert(p.scheme == "http" and p.authority == "www.example.com" and p.path == "/cgilua/index.lua")
+assert(p.query == "a=2" and p.fragment == "there" and p.host == "www.example.com" and not p.port)
+p = url.parse("ftp://root:passwd@unsafe.org/pub/virus.exe;type=i")
+assert(p.scheme == "ftp" and p.authority == "root:passwd@unsafe.org" and p.path == "/pub/virus.exe")
+assert(p.params == "type=i" and p.userinfo == "root:passwd" and p.host == "unsafe.org")
+assert(p.user == "root" and p.password == "passwd")
+p = url.parse("https://[::1]:8443/x")
+assert(p.host == "::1" and p.port == "8443" and p.path == "/x")
+-- defaults: only the parts present are overwritten
+p = url.parse("/only/path", {scheme = "http", host = "h", port = "80"})
+assert(p.scheme == "http" and p.host == "h" and p.path == "/only/path")
+assert(url.parse("") == nil)
+-- build: from parse, and lower-level parts winning
+for _, u in ipairs{"http://www.example.com/cgilua/index.lua?a=2#there",
+                   "ftp://root:passwd@unsafe.org/pub/virus.exe;type=i", "https://[::1]:8443/x",
+                   "mailto:someone@example.com", "/a/b?c", "//host/p"} do
+  assert(url.build(url.parse(u)) == u, u)
+end
+assert(url.build{scheme = "http", authority = "old", host = "new", port = "8080", user = "u",
+                 password = "pw", path = "p"} == "http://u:pw@new:8080/p")
+-- escape and unescape
+assert(url.escape("/#?;") == "%2f%23%3f%3b")
+assert(url.escape("a b_c.d") == "a%20b_c%2ed")
+assert(url.unescape("a%20b%2Fc%zz") == "a b/c%zz")
+local all = {} for i = 0, 255 do all[#all + 1] = string.char(i) end
+all = table.concat(all)
+assert(url.unescape(url.escape(all)) == all)
+-- paths
+local segs = url.parse_path("/a%20b/c/")
+assert(segs[1] == "a b" and segs[2] == "c" and #segs == 2 and segs.is_absolute and segs.is_directory)
+assert(url.build_path(segs) == "/a%20b/c/")
+assert(url.build_path({"x/y", "z"}) == "x%2fy/z")
+assert(url.build_path({"x/y", "z"}, true) == "x/y/z")
+print("ALL OK")
+"""
+
+NAMESPACE = r"""
+assert(sockcompat and not socket)
+local socket = require"socket"
+assert(_G.socket == socket and require"socket.core" == socket and _G.sockcompat == nil)
+for _, f in ipairs{"tcp", "connect", "bind", "protect", "newtry", "try", "skip", "gettime", "sleep",
+                   "sink", "source", "choose", "secure"} do
+  assert(type(socket[f]) == "function", f)
+end
+assert(socket._VERSION:find("LuaSocket"))
+-- try/protect as LuaSocket documents them
+local f = socket.protect(function(x) return socket.try(x, "no " .. tostring(x)) end)
+assert(f(1) == 1)
+local r, e = f(false)
+assert(r == nil and e == "no false")
+assert(select("#", socket.skip(2, 1, 2, 3, 4)) == 2)
+-- gettime has sub-second resolution and tracks the clock; sleep waits
+local t0 = socket.gettime()
+assert(math.abs(t0 - os.time()) < 2)
+socket.sleep(0.2)
+local dt = socket.gettime() - t0
+assert(dt >= 0.19 and dt < 2, dt)
+-- objects and their failures
+local c = socket.tcp()
+assert(tostring(c):find("^tcp{master}"))
+assert(c:settimeout(0.5) == 1 and c:gettimeout() == 0.5)
+assert(select(2, c:receive()) == "closed" and select(2, c:send("x")) == "closed")
+local ok, err = socket.connect("127.0.0.1", @CLOSED@)
+assert(ok == nil and err == "cannotconnect", tostring(err))
+-- choose
+local pick = socket.choose{default = function(a) return "d" .. tostring(a) end, x = function(a) return "x" .. a end}
+assert(pick("x", 1) == "x1" and pick(5) == "d5")
+assert(not pcall(pick, "nope"))
+print("ALL OK")
+"""
+
+
+class SocketUrlTest(ScriptCase):
+    def test_parse_build_absolute_escape(self):
+        self.run_ok(URL)
+
+
+class SocketNamespaceTest(ScriptCase):
+    def test_namespace_try_protect_time(self):
+        closed = harness.free_port()
+        self.run_ok(NAMESPACE.replace("@CLOSED@", str(closed)))
+
+
+def serve(handler, count=1):
+    """A TCP server on 127.0.0.1 that runs handler(conn) for `count` connections in a thread;
+    returns (port, thread, errors)."""
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(harness.WAIT)
+    errors = []
+
+    def run():
+        try:
+            for _ in range(count):
+                conn, _ = srv.accept()
+                conn.settimeout(harness.WAIT)
+                try:
+                    handler(conn)
+                finally:
+                    conn.close()
+        except Exception as e:  # reported by the test
+            errors.append(e)
+        finally:
+            srv.close()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return srv.getsockname()[1], t, errors
+
+
+def line_server(conn):
+    """hello; then per line: "SIZE n" -> n bytes, "SLOW" -> a line in two parts 300 ms apart,
+    "WAIT" -> nothing for 1.5 s then "late\\n", "BYE" -> "the rest" and close, else echo."""
+    f = conn.makefile("rb")
+    conn.sendall(b"hello\r\n")
+    for raw in f:
+        line = raw.rstrip(b"\r\n")
+        if line.startswith(b"SIZE "):
+            n = int(line[5:])
+            conn.sendall(bytes(i % 251 for i in range(n)))
+        elif line == b"SLOW":
+            conn.sendall(b"first half, ")
+            time.sleep(0.3)
+            conn.sendall(b"second half\n")
+        elif line == b"WAIT":
+            time.sleep(1.5)
+            conn.sendall(b"late\n")
+        elif line == b"BYE":
+            conn.sendall(b"the rest\nof the data")
+            return
+        else:
+            conn.sendall(b"echo:" + line + b"\n")
+
+
+CLIENT_PAGE = r"""<?lsp
+local socket = require"socket"
+local out = {}
+local function put(...) local t = table.pack(...) for i = 1, t.n do t[i] = tostring(t[i]) end out[#out + 1] = table.concat(t, "|") end
+local c = assert(socket.connect("127.0.0.1", tonumber(request:data"port")))
+put(tostring(c):match("^tcp{client}") ~= nil)
+put(c:receive())                           -- "hello", the CR dropped
+put(c:send("one\r\ntwo\n"))                -- the index of the last byte sent
+put(c:receive("*l"), c:receive("l"))
+put(c:send("xxSIZE 1000\nyy", 3, 12))       -- i, j select the bytes
+local data = c:receive(1000)
+local ok = #data == 1000
+for i = 1, 1000 do if data:byte(i) ~= (i - 1) % 251 then ok = false end end
+put(ok)
+c:send("SLOW\n")
+put(c:receive("*l", "prefix: "))           -- two reads make one line
+c:settimeout(0.3)
+c:send("WAIT\n")
+put(c:receive())                           -- nil, timeout, partial ""
+c:settimeout(nil)
+put(c:receive())                           -- the late line still comes
+put(c:getpeername() == "127.0.0.1", select(2, c:getpeername()) == tonumber(request:data"port"), select(3, c:getpeername()))
+put(c:getsockname() == "127.0.0.1", select(3, c:getsockname()))
+c:send("BYE\n")
+put(c:receive("*l"))
+put(c:receive("*a"))                       -- until the peer closes
+put(c:receive())                           -- nil, closed, ""
+local received, sent = c:getstats()
+put(received > 1000, sent)
+put(c:close(), tostring(c):match("^tcp{closed}") ~= nil)
+print(table.concat(out, "\n"))
+?>"""
+
+LUA_SERVER_PAGE = r"""<?lsp
+local socket = require"socket"
+local out = {}
+local function put(...) local t = table.pack(...) for i = 1, t.n do t[i] = tostring(t[i]) end out[#out + 1] = table.concat(t, "|") end
+local server = assert(socket.bind("127.0.0.1", 0))
+put(tostring(server):match("^tcp{server}") ~= nil)
+local _, port = server:getsockname()
+server:settimeout(0.2)
+put(server:accept())                       -- nil, timeout: nobody yet
+server:settimeout(nil)
+-- the server side runs in a thread job: it accepts two clients, echoes lines in upper case
+local done = false
+ba.thread.run(function()
+  for n = 1, 2 do
+    local c = assert(server:accept())
+    while true do
+      local line, err = c:receive()
+      if not line then break end
+      if line == "quit" then c:send("bye " .. n .. "\n") break end
+      c:send(line:upper() .. "\n")
+    end
+    c:close()
+  end
+  server:close()
+  done = true
+end)
+for n = 1, 2 do
+  local c = assert(socket.connect("127.0.0.1", port))
+  c:send("ping " .. n .. "\nagain\n")
+  put(c:receive(), c:receive())
+  c:send("quit\n")
+  put(c:receive("*a"))
+  c:close()
+end
+for _ = 1, 100 do if done then break end ba.sleep(20) end
+put(done)
+-- sinks and sources of the namespace, over a second listener
+local ltn12 = require"ltn12"
+local s2 = assert(socket.bind("127.0.0.1", 0))
+local _, p2 = s2:getsockname()
+local got
+ba.thread.run(function()
+  local c = assert(s2:accept())
+  local snk, t = ltn12.sink.table()
+  ltn12.pump.all(socket.source("by-length", c, 5), snk)  -- the first five bytes
+  local head = table.concat(t)
+  snk, t = ltn12.sink.table()
+  ltn12.pump.all(socket.source("until-closed", c), snk)  -- the rest
+  got = head .. "|" .. #table.concat(t)
+  c:close()
+  s2:close()
+end)
+local c = assert(socket.connect("127.0.0.1", p2))
+local sent = ltn12.pump.all(ltn12.source.string(("0123456789"):rep(1000)), socket.sink("close-when-done", c))
+put(sent, tostring(c):match("^tcp{closed}") ~= nil)  -- the sink closed it
+for _ = 1, 100 do if got then break end ba.sleep(20) end
+put(got)
+print(table.concat(out, "\n"))
+?>"""
+
+
+class TcpTest(ServerTestCase):
+    def make_app(self, pages):
+        app = os.path.join(self.tempdir(), "app")
+        for name, text in pages.items():
+            write_file(app, name, text)
+        return self.start(apps=["-l::" + app])
+
+    def test_client_against_a_python_server(self):
+        port, t, errors = serve(line_server)
+        srv = self.make_app({"client.lsp": CLIENT_PAGE})
+        body = srv.get("/client.lsp?port=%d" % port).body.decode()
+        t.join(harness.WAIT)
+        self.assertEqual(errors, [])
+        self.assertEqual(body.strip().split("\n"), [
+            "true",
+            "hello",
+            "9",
+            "echo:one|echo:two",
+            "12",
+            "true",
+            "prefix: first half, second half",
+            "nil|timeout|",
+            "late",
+            "true|true|inet",
+            "true|inet",
+            "the rest",
+            "of the data",
+            "nil|closed|",
+            "true|33",
+            "1|true",
+        ])
+
+    def test_lua_server_and_client_on_one_remora(self):
+        srv = self.make_app({"pair.lsp": LUA_SERVER_PAGE})
+        body = srv.get("/pair.lsp").body.decode()
+        self.assertEqual(body.strip().split("\n"), [
+            "true",
+            "nil|timeout",
+            "PING 1|AGAIN",
+            "bye 1",
+            "",
+            "PING 2|AGAIN",
+            "bye 2",
+            "",
+            "true",
+            "1|true",
+            "01234|9995",
+        ], body)
 
 
 if __name__ == "__main__":
