@@ -2,8 +2,12 @@
 """The LuaSocket layer Mako ships, in the real binary: ltn12 (sources, sinks, filters,
 pumps), the mime filters (checked against Python's base64 and quopri), ba.pipe (a FIFO
 shared with this process), and the socket modules: socket.url, the socket namespace, TCP
-clients talking to a Python server and to a Lua server on the same Remora."""
+clients talking to a Python server and to a Lua server on the same Remora, socket.smtp and
+socket.mail delivering to a small SMTP server written here (the messages are parsed back
+with Python's email package)."""
 import base64
+import email
+import email.policy
 import os
 import quopri
 import socket
@@ -581,6 +585,191 @@ class TcpTest(ServerTestCase):
             "1|true",
             "01234|9995",
         ], body)
+
+
+class FakeSMTP:
+    """A small SMTP server: one session per connection, recorded in self.sessions."""
+
+    def __init__(self, mechs=("PLAIN", "LOGIN"), reject="", connections=1):
+        self.mechs, self.reject = mechs, reject
+        self.sessions = []
+        self.port, self.thread, self.errors = serve(self.session, connections)
+
+    def session(self, conn):
+        f = conn.makefile("rb")
+        s = {"rcpt": [], "auth": None, "ehlo": None, "from": None, "data": None, "raw": None, "commands": []}
+
+        def say(*lines):
+            conn.sendall(b"".join(l.encode() + b"\r\n" for l in lines))
+
+        say("220 fake.example ESMTP")
+        for raw in f:
+            cmd = raw.rstrip(b"\r\n").decode()
+            s["commands"].append(cmd)
+            verb = cmd.split(" ")[0].upper()
+            if verb == "EHLO":
+                s["ehlo"] = cmd[5:]
+                say("250-fake.example", "250-8BITMIME", "250-AUTH " + " ".join(self.mechs), "250 SIZE 1000000")
+            elif verb == "AUTH" and cmd.split(" ")[1] == "PLAIN":
+                s["auth"] = ("PLAIN",) + tuple(base64.b64decode(cmd.split(" ")[2]).split(b"\0"))
+                say("235 2.7.0 Authentication successful")
+            elif verb == "AUTH" and cmd.split(" ")[1] == "LOGIN":
+                say("334 VXNlcm5hbWU6")
+                user = base64.b64decode(f.readline().strip())
+                say("334 UGFzc3dvcmQ6")
+                password = base64.b64decode(f.readline().strip())
+                s["auth"] = ("LOGIN", user, password)
+                say("235 2.7.0 Authentication successful")
+            elif verb == "MAIL":
+                s["from"] = cmd[10:]
+                say("250 2.1.0 Ok")
+            elif verb == "RCPT":
+                addr = cmd[8:]
+                if self.reject and self.reject in addr:
+                    say("550 5.1.1 No such user here")
+                else:
+                    s["rcpt"].append(addr)
+                    say("250 2.1.5 Ok")
+            elif verb == "DATA":
+                say("354 End data with <CR><LF>.<CR><LF>")
+                lines, raw_lines = [], []
+                for l in f:
+                    if l == b".\r\n":
+                        break
+                    if not l.endswith(b"\r\n") or b"\n" in l[:-2] or b"\r" in l[:-2]:
+                        raise AssertionError("bare CR or LF in the data: %r" % l)
+                    raw_lines.append(l)
+                    lines.append(l[1:] if l.startswith(b".") else l)  # RFC 5321 4.5.2
+                s["data"], s["raw"] = b"".join(lines), b"".join(raw_lines)
+                say("250 2.0.0 Ok: queued")
+            elif verb == "QUIT":
+                say("221 2.0.0 Bye")
+                break
+            else:
+                say("502 5.5.2 Error: command not recognized")
+        self.sessions.append(s)
+
+    def wait(self):
+        self.thread.join(harness.WAIT)
+        if self.errors:
+            raise self.errors[0]
+        return self.sessions
+
+
+ATTACHMENT = bytes((i * 7) % 256 for i in range(1000))
+TXTBODY = "Line one\n.\nA line with a dot above it, and caf\u00e9.\n" + "long " * 40 + "\n..two dots\nend"
+
+MAIL_PAGE = r"""<?lsp
+require"socket.mail"
+local t = {} for i = 0, 999 do t[#t + 1] = string.char((i * 7) % 256) end
+local mail = socket.mail{server = "127.0.0.1", port = tonumber(request:data"port"),
+                         user = "alice", password = "s3cret pass"}
+local ok, err = mail:send{
+  subject = "Caf\195\169 report",
+  from = "Alice <alice@example.com>",
+  to = {"Bob <bob@example.com>", "carol@example.com"},
+  cc = "Dave <dave@example.com>",
+  bcc = "eve@example.com",
+  replyto = "noreply@example.com",
+  txtbody = request:data"txt",
+  htmlbody = "<p>Hello <b>world</b></p>",
+  attach = {source = table.concat(t), name = "dir/data.bin", description = "some bytes"},
+}
+print(ok, err)
+?>"""
+
+SMTP_PAGE = r"""<?lsp
+local smtp = require"socket.smtp"
+local ltn12 = require"ltn12"
+local source = smtp.message{
+  headers = {from = "Me <me@example.com>", to = "you@example.com", subject = "parts",
+             ["X-Custom"] = "yes"},
+  body = {
+    preamble = "preamble text",
+    [1] = {body = "first part\r\n"},
+    [2] = {headers = {["content-type"] = "text/html"}, body = ltn12.source.string(".dot first\r\n<p>second</p>")},
+    epilogue = "epilogue text",
+  },
+}
+print(smtp.send{from = "<me@example.com>", rcpt = {"<you@example.com>", "<nobody@example.com>"},
+                source = source, server = "127.0.0.1", port = tonumber(request:data"port"),
+                user = "me", password = "pw", domain = "client.example"})
+?>"""
+
+
+class SmtpTest(ServerTestCase):
+    def make_app(self):
+        app = os.path.join(self.tempdir(), "app")
+        write_file(app, "mail.lsp", MAIL_PAGE)
+        write_file(app, "smtp.lsp", SMTP_PAGE)
+        return self.start(apps=["-l::" + app])
+
+    def test_socket_mail_multipart_with_attachment(self):
+        fake = FakeSMTP(mechs=("LOGIN", "PLAIN"))
+        srv = self.make_app()
+        q = "?port=%d&txt=%s" % (fake.port, urllib.request.quote(TXTBODY))
+        r = srv.get("/mail.lsp" + q)
+        self.assertEqual(r.body.strip(), b"1\tnil")
+        s = fake.wait()[0]
+        self.assertEqual(s["auth"], ("PLAIN", b"", b"alice", b"s3cret pass"))  # PLAIN first
+        self.assertEqual(s["from"], "<alice@example.com>")
+        self.assertEqual(s["rcpt"], ["<bob@example.com>", "<carol@example.com>", "<dave@example.com>",
+                                     "<eve@example.com>"])
+        self.assertEqual(s["commands"][-1], "QUIT")
+        msg = email.message_from_bytes(s["data"], policy=email.policy.default)
+        self.assertEqual(msg["Subject"], "Caf\u00e9 report")
+        self.assertEqual(msg["From"], "Alice <alice@example.com>")
+        self.assertEqual(msg["To"], "Bob <bob@example.com>, carol@example.com")
+        self.assertEqual(msg["Cc"], "Dave <dave@example.com>")
+        self.assertEqual(msg["Reply-To"], "noreply@example.com")
+        self.assertIsNone(msg["Bcc"])
+        self.assertEqual(msg["MIME-Version"], "1.0")
+        self.assertIsNotNone(msg["Date"])
+        self.assertEqual(msg.get_content_type(), "multipart/mixed")
+        alternative, attachment = msg.get_payload()
+        self.assertEqual(alternative.get_content_type(), "multipart/alternative")
+        text, html = alternative.get_payload()
+        self.assertEqual(text.get_content_type(), "text/plain")
+        self.assertEqual(text["Content-Transfer-Encoding"], "quoted-printable")
+        self.assertEqual(text.get_content_charset(), "utf-8")
+        # quoted-printable of the normalised text: every line break is CRLF
+        self.assertEqual(text.get_payload(decode=True), TXTBODY.replace("\n", "\r\n").encode("utf-8"))
+        self.assertEqual(html.get_content_type(), "text/html")
+        self.assertEqual(html.get_payload(decode=True), b"<p>Hello <b>world</b></p>")
+        self.assertEqual(attachment.get_content_type(), "application/octet-stream")
+        self.assertEqual(attachment.get_filename(), "data.bin")
+        self.assertEqual(attachment["Content-Description"], "some bytes")
+        self.assertEqual(attachment.get_content_disposition(), "attachment")
+        self.assertEqual(attachment.get_payload(decode=True), ATTACHMENT)
+
+    def test_smtp_send_login_message_and_a_rejected_recipient(self):
+        fake = FakeSMTP(mechs=("LOGIN",), reject="nobody")
+        srv = self.make_app()
+        r = srv.get("/smtp.lsp?port=%d" % fake.port)
+        self.assertEqual(r.body.strip(), b"nil\t550 5.1.1 No such user here")
+        s = fake.wait()[0]
+        self.assertEqual(s["ehlo"], "client.example")
+        self.assertEqual(s["auth"], ("LOGIN", b"me", b"pw"))
+        self.assertEqual(s["rcpt"], ["<you@example.com>"])
+        self.assertIsNone(s["data"])  # the error stopped it before DATA
+
+        # the same message to good recipients only: parts, preamble, epilogue, stuffing
+        fake = FakeSMTP(mechs=("LOGIN",))
+        r = srv.get("/smtp.lsp?port=%d" % fake.port)
+        s = fake.wait()[0]
+        self.assertEqual(s["rcpt"], ["<you@example.com>", "<nobody@example.com>"])
+        self.assertEqual(r.body.strip(), b"1")
+        msg = email.message_from_bytes(s["data"], policy=email.policy.default)
+        self.assertEqual(msg["X-Custom"], "yes")
+        self.assertEqual(msg["X-Mailer"], "LuaSocket 3.0 (Remora)")
+        self.assertEqual(msg.get_content_type(), "multipart/mixed")
+        self.assertEqual(msg.preamble.strip(), "preamble text")
+        self.assertEqual(msg.epilogue.strip(), "epilogue text")
+        first, second = msg.get_payload()
+        self.assertEqual(first.get_payload(decode=True), b"first part\r\n")
+        self.assertEqual(second.get_content_type(), "text/html")
+        self.assertEqual(second.get_payload(decode=True), b".dot first\r\n<p>second</p>")
+        self.assertIn(b"\r\n..dot first\r\n", s["raw"])  # stuffed on the wire
 
 
 if __name__ == "__main__":
