@@ -248,9 +248,17 @@ function tcp:receive(pattern, prefix)
    local count = tonumber(pattern)
    if count then
       count = floor(count)
-      while #self.buf < count do
-         local ok, err = fill(self)
-         if not ok then return nil, err, prefix .. take(self, #self.buf) end
+      if #self.buf < count then -- the pieces are joined once, not on every read
+         local parts, have = {self.buf}, #self.buf
+         self.buf = ""
+         while have < count do
+            local data, err = self.s:read(self.timeout)
+            if not data then return nil, reason(err), prefix .. concat(parts) end
+            self.received = self.received + #data
+            parts[#parts + 1] = data
+            have = have + #data
+         end
+         self.buf = concat(parts)
       end
       return prefix .. take(self, count)
    end
