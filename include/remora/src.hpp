@@ -31,6 +31,7 @@
 #include <remora/lua/impl/pipe_lib.ipp>
 #include <remora/lua/impl/mime_lib.ipp>
 #include <remora/lua/impl/sockcompat.ipp>
+#include <remora/lua/impl/httpc.ipp>
 #include <remora/lua/impl/lpeg.ipp>
 #include <remora/lua/impl/sqlite.ipp>
 #include <remora/lua/impl/host.ipp>

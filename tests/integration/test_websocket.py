@@ -11,11 +11,12 @@ import socket
 import ssl
 import struct
 import time
+import unittest
 
 import websockets
 import websockets.exceptions
 
-from harness import SharedServerTestCase, Server, main, write_file
+from harness import SharedServerTestCase, Server, ServerTestCase, edition, main, write_app, write_file
 
 PRELOAD = r"""
 clients = {}
@@ -199,10 +200,7 @@ class WebSocketTest(SharedServerTestCase):
 
     @classmethod
     def make_server(cls, base):
-        app = os.path.join(base, "app")
-        write_file(app, ".preload", PRELOAD)
-        for name, text in PAGES.items():
-            write_file(app, name, text)
+        app = write_app(os.path.join(base, "app"), PAGES, PRELOAD)
         return Server(apps=["-l::" + app])
 
     def url(self, path):
@@ -417,7 +415,7 @@ class SecureWebSocketTest(SharedServerTestCase):
         return Server(apps=["-l::" + app], conf={"sslport": None}, tmpdir=base)
 
     def test_wss_echo(self):
-        if os.environ.get("REMORA_EDITION") == "minimal":
+        if edition() == "minimal":
             self.skipTest("no TLS in the minimal edition")
         port = self.srv.https_port()
         ctx = ssl.create_default_context(cafile=os.path.join(self.tmp.name, ".certificate", "remora.pem"))
@@ -430,6 +428,41 @@ class SecureWebSocketTest(SharedServerTestCase):
                 await ws.send(b"\x00" * 70000)
                 self.assertEqual(await ws.recv(), b"\x00" * 70000)
         run(go())
+
+
+MINIMAL = os.environ.get("REMORA_MINIMAL", "")
+
+
+@unittest.skipUnless(os.path.exists(MINIMAL), "REMORA_MINIMAL names no minimal-edition binary")
+class SingleThreadEditionTest(ServerTestCase):
+    """The minimal edition runs every page, cosocket and timer on one loop thread: a page that
+    waits on its socket, cosockets and a timer's broadcast must share it."""
+
+    def test_websockets_on_one_thread(self):
+        import harness
+        app = write_app(os.path.join(self.tempdir(), "app"), PAGES, PRELOAD)
+        saved = harness.REMORA
+        harness.REMORA = MINIMAL
+        try:
+            srv = self.start(apps=["-l::" + app])
+        finally:
+            harness.REMORA = saved
+        url = "ws://127.0.0.1:%d/" % srv.port
+
+        async def go():
+            async with websockets.connect(url + "echo.lsp") as e, websockets.connect(url + "inpage.lsp") as p:
+                conns = [await websockets.connect(url + "bcast.lsp") for _ in range(50)]
+                try:
+                    await e.send("one thread")
+                    self.assertEqual(await e.recv(), "one thread")
+                    await p.send("p")
+                    self.assertEqual(await p.recv(), "page got p")
+                    ticks = await asyncio.gather(*(ws.recv() for ws in conns))
+                    self.assertTrue(all(t.startswith("tick ") for t in ticks), ticks)
+                finally:
+                    await asyncio.gather(*(ws.close() for ws in conns))
+        run(go())
+        self.assertHealthy(srv)
 
 
 if __name__ == "__main__":

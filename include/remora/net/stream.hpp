@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace remora::tls {
 class session;
@@ -133,6 +134,27 @@ class stream_ref {
 
  private:
   stream* s_;
+};
+
+// A stream_ref to whatever stream an owner holds at the time of each call (its stream may be
+// replaced between operations); an lvalue that lives as long as the owner, for Asio's and
+// Beast's composed operations, which keep a reference to their stream.
+class owned_ref {
+ public:
+  using executor_type = executor;
+  explicit owned_ref(std::unique_ptr<stream>& s) noexcept : s_(&s) {}
+  executor_type get_executor() const { return (*s_)->get_executor(); }
+  template<class Buffers, class Token>
+  auto async_read_some(const Buffers& b, Token&& token) {
+    return stream_ref(**s_).async_read_some(b, std::forward<Token>(token));
+  }
+  template<class Buffers, class Token>
+  auto async_write_some(const Buffers& b, Token&& token) {
+    return stream_ref(**s_).async_write_some(b, std::forward<Token>(token));
+  }
+
+ private:
+  std::unique_ptr<stream>* s_;
 };
 
 }  // namespace remora::net

@@ -13,6 +13,7 @@
 #include <remora/lua/pipe_lib.hpp>
 #include <remora/lua/mime_lib.hpp>
 #include <remora/lua/sockcompat.hpp>
+#include <remora/lua/httpc.hpp>
 #include <remora/lua/lpeg.hpp>
 #include <remora/lua/sqlite.hpp>
 #include <remora/lua/runtime.hpp>
@@ -249,6 +250,7 @@ REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info
   open_thread_lib(L);
   open_socket_lib(L);
   open_pipe_lib(L);
+  open_httpc(L);
   open_crypto_lib(L);
   lua_pushcfunction(L, detail::lua_parselsp);
   lua_setfield(L, -2, "parselsp");

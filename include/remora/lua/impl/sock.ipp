@@ -233,16 +233,7 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
     if (acc) acc->close();
   }
 
-  // For asio::async_write on a TCP socket (set once the stream is there).
-  struct lazy_ref {
-    sock_state* self;
-    using executor_type = net::executor;
-    executor_type get_executor() const { return self->ex; }
-    template<class B, class T>
-    auto async_write_some(const B& b, T&& t) {
-      return net::stream_ref(*self->s).async_write_some(b, std::forward<T>(t));
-    }
-  } stream_ref_{this};
+  net::owned_ref stream_ref_{s};  // for asio::async_write on a TCP socket
 };
 
 struct sock_ud {
@@ -700,12 +691,16 @@ inline int sock_setoption(lua_State* L) {
   return fail(L, "invalidparam");
 }
 
-inline const tls::peer_info* tls_of(sock_state& st) {
+inline const tls::peer_info* tls_of([[maybe_unused]] sock_state& st) {
+#if !REMORA_TLS_BOTAN
+  return nullptr;  // no TLS code in this edition
+#else
   std::lock_guard lock(st.m);
   if (!st.attached) return nullptr;
   auto* s = st.stream();
   auto* t = s ? s->tls() : nullptr;
   return t ? &t->peer() : nullptr;
+#endif
 }
 
 inline int sock_cipher(lua_State* L) {
