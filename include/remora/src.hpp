@@ -28,6 +28,9 @@
 #include <remora/lua/impl/thread_lib.ipp>
 #include <remora/lua/impl/await.ipp>
 #include <remora/lua/impl/socket_lib.ipp>
+#include <remora/lua/impl/pipe_lib.ipp>
+#include <remora/lua/impl/mime_lib.ipp>
+#include <remora/lua/impl/sockcompat.ipp>
 #include <remora/lua/impl/httpc.ipp>
 #include <remora/lua/impl/lpeg.ipp>
 #include <remora/lua/impl/sqlite.ipp>
