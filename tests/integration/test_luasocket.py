@@ -772,5 +772,50 @@ class SmtpTest(ServerTestCase):
         self.assertIn(b"\r\n..dot first\r\n", s["raw"])  # stuffed on the wire
 
 
+SOCKET_HTTP_PAGE = r"""<?lsp
+local http = require"socket.http"
+local ltn12 = require"ltn12"
+local base = "http://127.0.0.1:" .. request:data("port")
+local body, code, headers, status = http.request(base .. "/target.lsp?x=1")
+print(body, code, headers["x-answer"], status)
+body, code = http.request(base .. "/target.lsp", "a=1&b=2")
+print(body, code)
+local t = {}
+local ok, c2, h2 = http.request{url = base .. "/target.lsp", method = "PUT", sink = ltn12.sink.table(t),
+   source = ltn12.source.string("put body"), headers = {["content-length"] = 8, ["X-Test"] = "yes"}}
+print(ok, c2, table.concat(t))
+ok, c2, h2 = http.request{url = base .. "/moved.lsp", redirect = false}
+print(ok, c2, h2.location)
+print(http.request(base .. "/moved.lsp"))
+print(http.request("http://127.0.0.1:1/"))
+?>"""
+
+TARGET_PAGE = r"""<?lsp
+response:setheader("X-Answer", "42")
+local t = {}
+if request:method() == "PUT" then for d in request:rawrdr() do t[#t + 1] = d end end
+response:write(request:method(), " ", request:data("x") or request:data("a") or "", " ", table.concat(t), " ",
+   request:header("X-Test") or "")
+?>"""
+
+
+class SocketHttpTest(ServerTestCase):
+    def test_request_forms(self):
+        app = os.path.join(self.tempdir(), "app")
+        write_file(app, "sh.lsp", SOCKET_HTTP_PAGE)
+        write_file(app, "target.lsp", TARGET_PAGE)
+        write_file(app, "moved.lsp", "<?lsp response:sendredirect('target.lsp?x=2') ?>")
+        srv = self.start(apps=["-l::" + app])
+        body = srv.get("/sh.lsp?port=%d" % srv.port).body.decode()
+        self.assertEqual(body.strip().split("\n"), [
+            "GET 1  \t200\t42\tHTTP/1.1 200 OK",
+            "POST 1  \t200",
+            "1\t200\tPUT  put body yes",
+            "1\t302\thttp://127.0.0.1:%d/target.lsp?x=2" % srv.port,
+            "GET 2  \t200\ttable: " + body.split("table: ")[1].split("\t")[0] + "\tHTTP/1.1 200 OK",
+            "nil\tcannotconnect",
+        ], body)
+
+
 if __name__ == "__main__":
     main()

@@ -118,7 +118,7 @@ s:event(function(s)
   s:read()
 end)
 ?>""",
-    "wake.lsp": "<?lsp print(app.waiting and app.waiting:enable('a', 42)) ?>",
+    "wake.lsp": "<?lsp local s = app.waiting print(s:state(), s:enable('a', 42), s:state(), s:enable('again')) ?>",
     "boom.lsp": """<?lsp
 local s = ba.socket.req2sock(request)
 s:event(function(s) s:read() error("cosocket boom") end)
@@ -339,7 +339,7 @@ class WebSocketTest(SharedServerTestCase):
         async def go():
             async with websockets.connect(self.url("park.lsp")) as ws:
                 await asyncio.sleep(0.2)
-                self.assertEqual(self.srv.get("/wake.lsp").body.strip(), b"true")
+                self.assertEqual(self.srv.get("/wake.lsp").body.strip(), b"disabled\ttrue\tconnected\tfalse")
                 self.assertEqual(await ws.recv(), "enabled with a 42")
         run(go())
 

@@ -90,6 +90,7 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
   std::atomic<bool> failed{false};    // by the peer or an error
   std::atomic<std::size_t> maxsize{1 << 20};
   cosocket* owner = nullptr;          // VM lock: the cosocket this socket belongs to
+  bool disabled = false;              // VM lock: its cosocket waits in disable()
 
   net::stream* stream() noexcept { return ws ? &ws->next() : s.get(); }
 
@@ -595,13 +596,14 @@ inline int sock_disable(lua_State* L) {
   auto& st = check_sock(L);
   cosocket* cs = current_cosocket();
   if (!cs || cs->co != L || st.owner != cs || !lua_isyieldable(L)) return luaL_error(L, "disable: only the socket's own cosocket may call it");
+  st.disabled = true;
   return await(L, [](completion) {});  // enable() wakes it with its values
 }
 
 inline int sock_enable(lua_State* L) {
   auto& st = check_sock(L);
   cosocket* cs = st.owner;
-  if (!cs || !cs->waiting || cs->results) {
+  if (!cs || !st.disabled || !cs->waiting || cs->results) {
     lua_pushboolean(L, 0);
     return 1;
   }
@@ -612,6 +614,7 @@ inline int sock_enable(lua_State* L) {
     lua_rawseti(L, -2, i);
   }
   int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  st.disabled = false;
   cs->results = [ref, n](lua_State* L2) {
     lua_rawgeti(L2, LUA_REGISTRYINDEX, ref);
     for (int i = 1; i <= n; ++i) lua_rawgeti(L2, -i, i);
@@ -656,7 +659,7 @@ inline int sock_state_fn(lua_State* L) {
   const char* s = "connected";
   bool con = true;
   if (st.closed || st.failed) s = "terminated", con = false;
-  else if (st.owner && st.owner->waiting && !st.owner->results && st.owner->co) s = "connected";
+  else if (st.disabled) s = "disabled";
   lua_pushstring(L, s);
   lua_pushboolean(L, con);
   return 2;
