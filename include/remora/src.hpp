@@ -26,6 +26,7 @@
 #include <remora/lua/impl/net_lib.ipp>
 #include <remora/lua/impl/timer_lib.ipp>
 #include <remora/lua/impl/thread_lib.ipp>
+#include <remora/net/impl/ws_codec.ipp>
 #include <remora/lua/impl/await.ipp>
 #include <remora/lua/impl/socket_lib.ipp>
 #include <remora/lua/impl/pipe_lib.ipp>

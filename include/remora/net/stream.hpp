@@ -61,6 +61,9 @@ class stream {
   // Completes when a read would find data (or the peer closed): an idle reader holds no
   // buffer while it waits.
   virtual void async_wait_readable(wait_handler h) = 0;
+  // Reads what is there now without waiting (after async_wait_readable): the byte count, or
+  // `ec` would_block / eof. A TLS stream answers operation_not_supported (use async reads).
+  virtual std::size_t try_read(void* b, std::size_t n, error_code& ec) = 0;
   virtual void shutdown_send() = 0;  // TLS: a close_notify first
   virtual void close() = 0;
   virtual bool is_open() const = 0;

@@ -9,7 +9,7 @@
 #include <remora/lua/impl/net_lib.ipp>  // the SharkSSL objects
 #include <remora/lua/impl/sock.ipp>  // ba.socket.http2sock makes socket objects
 #include <remora/net/stream.hpp>
-#include <remora/net/websocket.hpp>
+#include <remora/net/ws_codec.hpp>
 #include <remora/tls/session.hpp>
 
 #include <boost/asio/post.hpp>
@@ -114,7 +114,8 @@ struct state : std::enable_shared_from_this<state> {
 
   std::unique_ptr<net::stream> s;
   net::owned_ref io{s};
-  std::unique_ptr<net::websocket> ws;  // after a ws:// request answered with 101
+  std::string ws_accept;   // a ws:// request: the Sec-WebSocket-Accept the server must send
+  bool upgraded = false;   // ... and it did (101): the connection waits for http2sock
   std::string conn_key;
   beast::flat_buffer buf;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
@@ -353,6 +354,20 @@ struct state : std::enable_shared_from_this<state> {
   // The body has ended: the connection stays for the next request when both sides agree.
   void finished() {
     ph = phase::done;
+    if (!ws_accept.empty()) {  // a WebSocket handshake: 101 with the right key, or nothing
+      bool ok = status == 101;
+      if (ok) {
+        ok = false;
+        for (auto& [k, v] : headers)
+          if (http::iequals(k, "Sec-WebSocket-Accept")) ok = v == ws_accept;
+        if (!ok) status = 0;  // a 101 without the key's answer: not a WebSocket
+      }
+      upgraded = ok;
+      parser.reset();
+      conn_key.clear();  // never reused for HTTP
+      if (!ok && status == 101) drop();
+      return;
+    }
     bool keep = persistent && parser && parser->keep_alive();
     if (!keep) drop();
     else parser.reset();
@@ -494,9 +509,6 @@ inline pusher ok_or(std::string err) {
 
 inline bool body_method(std::string_view m) { return m == "POST" || m == "PUT" || m == "PATCH"; }
 
-inline int ws_request(lua_State* L, std::shared_ptr<state> self, url_parts u, std::string hosthdr,
-                      std::vector<std::pair<std::string, std::string>> given, bool trusted);
-
 inline int request(lua_State* L) {
   auto& st = check(L);
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -576,6 +588,13 @@ inline int request(lua_State* L) {
   if (!has("Host")) head += "Host: " + hosthdr + "\r\n";
   if (!has("User-Agent")) head += "User-Agent: Remora\r\n";
   if (!has("Accept")) head += "Accept: */*\r\n";
+  std::string ws_accept;
+  if (u.ws) {  // RFC 6455 4.1: the opening handshake
+    if (method != "GET") return fail(L, "invalidparam");
+    std::string key = net::ws_codec::new_key();
+    ws_accept = net::ws_codec::accept_key(key);
+    head += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + "\r\n";
+  }
   if (!u.userinfo.empty() && !has("Authorization")) {
     std::string ui;
     http::percent_decode(u.userinfo, ui);
@@ -593,7 +612,8 @@ inline int request(lua_State* L) {
   auto self = st.shared_from_this();
   self->url = url;
   self->head_req = method == "HEAD";
-  if (u.ws) return ws_request(L, self, u, hosthdr, std::move(given), trusted);
+  self->ws_accept = ws_accept;
+  self->upgraded = false;
   return await(L, [self, u, key, head, with_body, chunked, size, trusted](completion done) {
     auto go = [self, u, key, head, with_body, chunked, size, trusted, done]() {
       auto sent = [self, with_body, chunked, size, done](std::string e) {
@@ -604,7 +624,10 @@ inline int request(lua_State* L) {
           self->left_out = size;
           return done(ok_or(""));
         }
-        self->read_head([done](std::string e2) { done(ok_or(e2)); });
+        self->read_head([self, done](std::string e2) {
+          if (e2.empty() && !self->ws_accept.empty() && self->status == 0) e2 = "invalidresponse";
+          done(ok_or(e2));
+        });
       };
       auto write_head = [self, head, sent, trusted, u](std::string e) {
         if (!e.empty()) return sent(e);
@@ -632,69 +655,18 @@ inline int request(lua_State* L) {
   });
 }
 
-// A ws:// request: a new connection, Beast's client handshake on it; the WebSocket waits in
-// the client for ba.socket.http2sock.
-inline int ws_request(lua_State* L, std::shared_ptr<state> self, url_parts u, std::string hosthdr,
-                      std::vector<std::pair<std::string, std::string>> given, bool trusted) {
-  return await(L, [self, u, hosthdr, given, trusted](completion done) {
-    asio::post(self->ex(), [self, u, hosthdr, given, trusted, done] {
-      self->ws.reset();
-      self->drop();
-      self->ph = state::phase::none;
-      self->status = 0;
-      self->headers.clear();
-      self->connect(u, "", [self, u, hosthdr, given, trusted, done](std::string e) {
-        if (!e.empty()) return done(ok_or(e));
-#if REMORA_TLS_BOTAN
-        if (u.tls && trusted && self->peer && !self->peer->trusted) {
-          self->drop();
-          return done(ok_or("sslnottrusted"));
-        }
-#else
-        (void)trusted;
-#endif
-        auto ws = std::make_shared<std::unique_ptr<net::websocket>>(std::make_unique<net::websocket>(std::move(self->s), false));
-        self->conn_key.clear();
-        self->arm();
-        auto& stream = (*ws)->next();
-        if (self->timer) {  // the timeout closes the WebSocket's stream
-          self->timer->async_wait([raw = &stream, w = std::weak_ptr<state>(self)](net::error_code ec) {
-            if (!ec)
-              if (auto st = w.lock(); st && st->timed_out) raw->close();
-          });
-        }
-        (*ws)->async_handshake(hosthdr, u.target, given, [self, ws, done](net::error_code ec, unsigned status, net::websocket::fields answer) {
-          self->disarm();
-          self->status = status;
-          self->headers = std::move(answer);
-          self->ph = state::phase::done;
-          if (status == 101 && !ec) {
-            self->ws = std::move(*ws);
-            return done(ok_or(""));
-          }
-          if (self->timed_out) return done(ok_or("timeout"));
-          done(ok_or(status ? "" : "invalidresponse"));  // another status: the caller sees it
-        });
-      });
-    });
-  });
-}
-
 // ba.socket.http2sock(client): the WebSocket a ws:// request opened, or the client's plain
 // connection (a tunnel through a proxy) as a TCP socket.
 inline int http2sock(lua_State* L) {
   auto& st = *check_object<ud>(L, 1, tname)->st;
   using kind = sock_state::kind;
-  if (st.ws) {
-    auto sock = std::make_shared<sock_state>(st.h, kind::ws);
-    sock->ex = st.ws->get_executor();
-    sock->ws = std::move(st.ws);
-    sock->ready();
-    push_sock(L, std::move(sock));
-    return 1;
-  }
+  bool ws = st.upgraded;
+  if (!st.ws_accept.empty() && !ws) return fail(L, "invalidparam");  // the handshake failed
   if (st.s && st.s->is_open() && !st.parser && st.ph != state::phase::body) {
-    auto sock = std::make_shared<sock_state>(st.h, kind::tcp);
+    auto sock = std::make_shared<sock_state>(st.h, ws ? kind::ws : kind::tcp);
+    if (ws) sock->ws.emplace(false, sock->maxsize.load());
+    st.upgraded = false;
+    st.ws_accept.clear();
     auto d = st.buf.data();
     st.s->prefix.append(static_cast<const char*>(d.data()), d.size());
     st.buf.clear();

@@ -12,7 +12,7 @@
 #include <remora/lua/bind.hpp>
 #include <remora/lua/host.hpp>
 #include <remora/net/stream.hpp>
-#include <remora/net/websocket.hpp>
+#include <remora/net/ws_codec.hpp>
 #include <remora/tls/session.hpp>
 
 #include <boost/asio/post.hpp>
@@ -24,9 +24,9 @@
 
 #include <atomic>
 #include <cstdio>
-#include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -58,14 +58,15 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
   net::executor ex;
 
   std::unique_ptr<net::stream> s;       // tcp
-  std::unique_ptr<net::websocket> ws;   // ws (owns its stream)
+  std::optional<net::ws_codec> ws;      // ws: the framing (the stream is `s`)
+  std::string pending_in;               // ws: bytes received and not yet fed (rare)
   std::unique_ptr<net::acceptor> acc;   // listener
   std::unique_ptr<net::datagram> dg;    // udp
 
   // Executor side.
   struct slot {
     bool busy = false;
-    std::deque<pusher> ready;   // results nobody waited for (a read that timed out)
+    std::vector<pusher> ready;  // results nobody waited for (a read that timed out); rare
     completion waiter;
     std::unique_ptr<asio::steady_timer> timer;
     unsigned seq = 0;
@@ -77,10 +78,19 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
     std::string ip;  // udp: the receiver (empty: the connected peer)
     std::uint16_t port = 0;
   };
-  std::deque<out_item> wq;
-  bool writing = false, closing = false;
+  // The write queue: `current` is being written; `wq` from `wq_head` on waits (a vector, not a
+  // deque: an idle socket keeps no allocation).
+  out_item current;
+  std::vector<out_item> wq;
+  std::size_t wq_head = 0;
+  bool wq_empty() const noexcept { return wq_head == wq.size(); }
+  bool writing = false, closing = false, close_sent = false;
+  std::atomic<bool> ws_done{false};  // the WebSocket's closing handshake began (or it failed): reads end
   std::vector<completion> space_waiters;
-  std::function<void()> on_drained;   // runs once the write queue is empty (sock2req)
+  // Runs once the write queue is empty (sock2req, the closing handshake). It may use `this`
+  // but must not own it: it is called from pump(), while the socket is alive, and a socket
+  // that never drains (a peer that stopped reading) is then freed with its last operation.
+  std::function<void()> on_drained;
   std::string error;                  // why it failed ("socketclosed", ...)
 
   // Read by Lua without the executor.
@@ -92,7 +102,7 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
   cosocket* owner = nullptr;          // VM lock: the cosocket this socket belongs to
   bool disabled = false;              // VM lock: its cosocket waits in disable()
 
-  net::stream* stream() noexcept { return ws ? &ws->next() : s.get(); }
+  net::stream* stream() noexcept { return s.get(); }
 
   // Runs `fn` on the executor (queued until attached).
   void run(std::function<void()> fn) {
@@ -137,11 +147,11 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
   void read(unsigned ms, completion done) {
     if (!rd.ready.empty()) {
       auto p = std::move(rd.ready.front());
-      rd.ready.pop_front();
+      rd.ready.erase(rd.ready.begin());
       return done(std::move(p));
     }
     if (closed) return done(fail_with("socketclosed"));
-    if (failed && !rd.busy) return done(fail_with(error));
+    if ((failed || ws_done) && !rd.busy) return done(fail_with(error));
     if (rd.waiter) return done(fail_with("incorrectuse"));  // one reader at a time
     rd.waiter = std::move(done);
     unsigned seq = ++rd.seq;
@@ -159,10 +169,24 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
   }
 
   void start_read();
+  void ws_next();
+  void ws_feed(std::string_view data);
+  void ws_failed(const char* why);
+  void ws_closing(std::uint16_t code, const char* why);
 
   // ---- writes ----------------------------------------------------------------------------
+  // Bytes to send as they are (WebSocket frames the socket makes itself: pongs, closes).
+  void enqueue_raw(std::string frame) {
+    queued += frame.size();
+    if (failed) {
+      queued -= frame.size();
+      return;
+    }
+    wq.push_back(out_item{std::move(frame), false, {}, 0});
+    pump();
+  }
   void enqueue(std::string data, bool text, std::string ip = {}, std::uint16_t port = 0) {
-    if (failed || closing) {
+    if (failed || closing || close_sent) {  // nothing after a WebSocket's close frame
       queued -= data.size();
       return;
     }
@@ -171,26 +195,27 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
   }
   void pump() {
     if (writing || failed) return;
-    if (wq.empty()) {
+    if (wq_empty()) {
+      wq.clear();
+      wq.shrink_to_fit();
+      wq_head = 0;
       if (on_drained) std::exchange(on_drained, nullptr)();
       else if (closing) finish_close();
       return;
     }
     writing = true;
-    auto& front = wq.front();
+    current = std::move(wq[wq_head++]);
+    auto& front = current;
     auto cb = [self = shared_from_this()](net::error_code ec) { self->wrote(ec); };
-    if (ws) return ws->async_write(front.data, front.text, std::move(cb));
     if (dg) return dg->async_send(asio::buffer(front.data), front.ip, front.port, std::move(cb));
     asio::async_write(stream_ref_, asio::buffer(front.data), [cb = std::move(cb)](net::error_code ec, std::size_t) { cb(ec); });
   }
   void wrote(net::error_code ec) {
     writing = false;
-    if (!wq.empty()) {
-      queued -= wq.front().data.size();
-      wq.pop_front();
-    }
+    queued -= current.data.size();
+    current = out_item();
     if (ec && dg) ec = {};  // a datagram that could not go (no receiver): UDP loses it
-    if (ec) fail(ws ? net::websocket::error_name(ec) : "socketwritefailed");
+    if (ec) fail("socketwritefailed");
     wake_writers();
     pump();
   }
@@ -207,10 +232,11 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
     if (!failed) error = why;
     failed = true;
     std::size_t dropped = 0;
-    for (std::size_t i = writing ? 1 : 0; i < wq.size(); ++i) dropped += wq[i].data.size();
-    if (writing && wq.size() > 1) wq.erase(wq.begin() + 1, wq.end());
-    else if (!writing) wq.clear();
+    for (std::size_t i = wq_head; i < wq.size(); ++i) dropped += wq[i].data.size();
+    wq.clear();
+    wq_head = 0;
     queued -= dropped;
+    on_drained = nullptr;  // it holds this socket: no cycle once nothing more can be sent
     if (rd.waiter && !rd.busy) deliver(fail_with(error));
     wake_writers();
   }
@@ -223,18 +249,40 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
       acc->close();
       return;
     }
-    if (!writing && wq.empty()) return finish_close();
+    if (!writing && wq_empty()) return finish_close();
     auto t = std::make_shared<asio::steady_timer>(ex, std::chrono::seconds(5));
     t->async_wait([t, self = shared_from_this()](net::error_code) { self->hard_close(); });
   }
   void finish_close() {
-    if (ws && ws->is_open() && !failed) {
-      failed = true;
-      error = "socketclosed";
-      ws->async_close(1000, "", [self = shared_from_this()](net::error_code) { self->hard_close(); });
+    if (ws && !failed && !close_sent) {  // the closing handshake: our close frame, then theirs
+      close_sent = true;
+      enqueue_raw(ws->close_frame(1000));
+      on_drained = [this] { linger(); };
       return;
     }
     hard_close();
+  }
+  // After our close frame: stop sending and wait (2 s at most) for the peer to close.
+  void linger() {
+    failed = true;
+    if (error.empty()) error = "socketclosed";
+    if (!s) return hard_close();
+    s->shutdown_send();
+    auto t = std::make_shared<asio::steady_timer>(ex, std::chrono::seconds(2));
+    t->async_wait([t, self = shared_from_this()](net::error_code) { self->hard_close(); });
+    drain(t);
+  }
+  void drain(std::shared_ptr<asio::steady_timer> t) {
+    s->async_wait_readable([self = shared_from_this(), t](net::error_code ec) {
+      char buf[512];
+      net::error_code rec;
+      std::size_t n = ec ? 0 : self->s->try_read(buf, sizeof buf, rec);
+      if (ec || (rec && rec != asio::error::would_block) || (!rec && n == 0)) {
+        t->cancel();  // the peer has closed: close now
+        return;
+      }
+      self->drain(t);
+    });
   }
   void hard_close() {
     if (!failed) error = "socketclosed";
@@ -289,24 +337,7 @@ inline void sock_state::start_read() {
     });
     return;
   }
-  if (ws) {
-    ws->read_message_max(maxsize);
-    ws->async_read(rbuf, [self](net::error_code ec, bool text) {
-      self->rd.busy = false;
-      if (ec) {
-        self->fail(net::websocket::error_name(ec));
-        return self->deliver(fail_with(self->error));
-      }
-      auto data = std::make_shared<std::string>(std::move(self->rbuf));
-      self->rbuf.clear();
-      self->deliver([data, text](lua_State* L) {
-        lua_pushlstring(L, data->data(), data->size());
-        lua_pushboolean(L, text);
-        return 2;
-      });
-    });
-    return;
-  }
+  if (ws) return ws_next();
   if (dg) {  // UDP: a datagram and its sender
     rbuf.resize(65536);
     dg->async_receive(asio::buffer(rbuf), [self](net::error_code ec, std::size_t n, net::endpoint_info from) {
@@ -351,6 +382,89 @@ inline void sock_state::start_read() {
       });
     });
   });
+}
+
+// ---- WebSocket reads ----------------------------------------------------------------------
+// rd.busy is set. Bytes left from an earlier read are fed first; then the socket is read once
+// it has data (an idle WebSocket waits holding no buffer).
+inline void sock_state::ws_next() {
+  if (!pending_in.empty()) {
+    std::string data = std::move(pending_in);
+    pending_in.clear();
+    return ws_feed(data);
+  }
+  auto self = shared_from_this();
+  if (s->tls()) {  // a TLS stream decrypts into a buffer of ours
+    auto buf = std::make_shared<std::string>(16 * 1024, '\0');
+    return s->async_read_some(asio::buffer(*buf), [self, buf](net::error_code ec, std::size_t n) {
+      if (ec || n == 0) return self->ws_failed(ec == asio::error::eof || !ec ? "socketclosed" : "socketreadfailed");
+      self->ws_feed(std::string_view(buf->data(), n));
+    });
+  }
+  s->async_wait_readable([self](net::error_code ec) {
+    if (ec) return self->ws_failed("socketclosed");
+    thread_local std::string scratch(64 * 1024, '\0');
+    net::error_code rec;
+    std::size_t n = self->s->try_read(scratch.data(), scratch.size(), rec);
+    if (rec == asio::error::would_block) return self->ws_next();
+    if (rec || n == 0) return self->ws_failed("socketclosed");
+    self->ws_feed(std::string_view(scratch.data(), n));
+  });
+}
+
+// The closing handshake: our close frame goes after what is queued, then the connection ends;
+// the reader (now and later) gets `why`.
+inline void sock_state::ws_closing(std::uint16_t code, const char* why) {
+  ws_done = true;
+  if (error.empty()) error = why;
+  rd.busy = false;
+  if (!close_sent) {
+    close_sent = true;
+    enqueue_raw(ws->close_frame(code));
+  }
+  on_drained = [this] { linger(); };
+  pump();
+  deliver(fail_with(error));
+}
+
+inline void sock_state::ws_failed(const char* why) {
+  rd.busy = false;
+  fail(why);
+  deliver(fail_with(error));
+}
+
+// Feeds received bytes; answers control frames; delivers one message (what follows it waits
+// in pending_in for the next read).
+inline void sock_state::ws_feed(std::string_view data) {
+  ws->max_message(maxsize);
+  for (;;) {
+    auto ev = ws->feed(data);
+    using E = net::ws_codec::event;
+    switch (ev.what) {
+      case E::none:
+        return ws_next();  // everything fed: read more
+      case E::ping:
+        enqueue_raw(ws->frame(net::ws_codec::pong, ev.data));
+        continue;
+      case E::pong:
+        continue;
+      case E::message: {
+        pending_in.assign(data.data(), data.size());
+        rd.busy = false;
+        auto msg = std::make_shared<std::string>(std::move(ev.data));
+        bool text = ev.text;
+        return deliver([msg, text](lua_State* L) {
+          lua_pushlstring(L, msg->data(), msg->size());
+          lua_pushboolean(L, text);
+          return 2;
+        });
+      }
+      case E::close:  // answer with the same code, then close
+        return ws_closing(ev.code == 1005 ? 1000 : ev.code, "socketclosed");
+      case E::error:
+        return ws_closing(ev.code, ev.code == 1009 ? "toomuchdata" : "socketclosed");
+    }
+  }
 }
 
 inline pusher socket_of(host* h, std::unique_ptr<net::stream> s) {
@@ -516,7 +630,7 @@ inline int sock_write(lua_State* L) {
   std::string data;
   if (st.k == sock_state::kind::ws) {
     text = lua_toboolean(L, 3);
-    data.assign(p, len);
+    data = st.ws->frame(text ? net::ws_codec::text : net::ws_codec::binary, std::string_view(p, len));
   } else {  // write(data [, i [, j]]) as string.sub
     lua_Integer i = luaL_optinteger(L, 3, 1), j = luaL_optinteger(L, 4, lua_Integer(len));
     if (i < 0) i = std::max<lua_Integer>(lua_Integer(len) + i + 1, 1);
@@ -658,7 +772,7 @@ inline int sock_state_fn(lua_State* L) {
   auto& st = check_sock(L);
   const char* s = "connected";
   bool con = true;
-  if (st.closed || st.failed) s = "terminated", con = false;
+  if (st.closed || st.failed || st.ws_done) s = "terminated", con = false;
   else if (st.disabled) s = "disabled";
   lua_pushstring(L, s);
   lua_pushboolean(L, con);
@@ -707,7 +821,7 @@ inline int sock_ping(lua_State* L) {
   std::string payload = luaL_optstring(L, 2, "");
   auto self = st.shared_from_this();
   self->run([self, payload] {
-    if (self->ws && !self->failed) self->ws->async_ping(payload, [](net::error_code) {});
+    if (self->ws && !self->failed && !self->close_sent) self->enqueue_raw(self->ws->frame(net::ws_codec::ping, payload.substr(0, 125)));
   });
   lua_pushboolean(L, 1);
   return 1;
@@ -835,17 +949,25 @@ inline int ba_req2sock(lua_State* L) {
   auto st = std::make_shared<sock_state>(&h, is_ws ? sock_state::kind::ws : sock_state::kind::tcp);
   std::function<void(std::unique_ptr<net::stream>)> attach;
   if (is_ws) {
-    std::vector<std::pair<std::string, std::string>> fields;
-    for (auto& f : req->headers) fields.emplace_back(std::string(f.name), std::string(f.value));
-    attach = [st, method = std::string(req->method), target = std::string(req->target), fields = std::move(fields),
-              subprotocol](std::unique_ptr<net::stream> s) {
+    // RFC 6455 4.2.1: a GET with version 13 and a key of 16 bytes in base64
+    std::string_view key = req->header("Sec-WebSocket-Key");
+    if (req->method != "GET" || req->header("Sec-WebSocket-Version") != "13" || key.size() != 24 || key.substr(22) != "==")
+      return fail(L, "invalidparam");
+    std::string answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         "Sec-WebSocket-Accept: " + net::ws_codec::accept_key(key) + "\r\n";
+    if (!subprotocol.empty()) {
+      for (char c : subprotocol)
+        if (c == '\r' || c == '\n') return luaL_argerror(L, 2, "a subprotocol name without line breaks expected");
+      answer += "Sec-WebSocket-Protocol: " + subprotocol + "\r\n";
+    }
+    answer += "\r\n";
+    st->ws.emplace(true, st->maxsize.load());
+    attach = [st, answer = std::move(answer)](std::unique_ptr<net::stream> s) {
       if (!s) return st->attach_failed(st->h->net->pick_executor());
       st->ex = s->get_executor();
-      st->ws = std::make_unique<net::websocket>(std::move(s), true);
-      st->ws->async_accept(method, target, fields, subprotocol, [st](net::error_code ec) {
-        if (ec) st->fail("socketclosed");
-        st->ready();
-      });
+      st->s = std::move(s);
+      st->enqueue_raw(answer);  // the 101 goes first
+      st->ready();
     };
   } else {
     attach = [st](std::unique_ptr<net::stream> s) {
@@ -853,6 +975,20 @@ inline int ba_req2sock(lua_State* L) {
       st->attach_stream(std::move(s));
     };
   }
+  // The queued work of a socket whose connection never comes (the server stops first) holds
+  // the socket: it goes with the hand-over function.
+  struct never_attached {
+    std::weak_ptr<sock_state> st;
+    ~never_attached() {
+      if (auto s = st.lock()) {
+        std::lock_guard lock(s->m);
+        if (!s->attached) s->pending.clear();
+      }
+    }
+  };
+  attach = [attach, guard = std::make_shared<never_attached>(never_attached{st})](std::unique_ptr<net::stream> s) {
+    attach(std::move(s));
+  };
   if (!lsp::take_over(L, 1, std::move(attach))) return fail(L, "incorrectuse");  // already answered
   push_sock(L, std::move(st));
   return 1;
@@ -1026,10 +1162,11 @@ inline int ba_sock2req(lua_State* L) {
   auto self = st.shared_from_this();
   auto* f = h.net.get();
   self->run([self, f, data] {
-    self->on_drained = [self, f, data] {  // what Lua wrote goes out first
-      if (!self->s || self->rd.busy) return self->hard_close();
-      self->s->prefix.insert(0, data);
-      if (!f->serve(std::move(self->s))) self->fail("socketclosed");
+    auto* me = self.get();
+    self->on_drained = [me, f, data] {  // what Lua wrote goes out first
+      if (!me->s || me->rd.busy) return me->hard_close();
+      me->s->prefix.insert(0, data);
+      if (!f->serve(std::move(me->s))) me->fail("socketclosed");
     };
     self->pump();
   });
