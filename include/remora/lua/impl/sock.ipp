@@ -394,18 +394,18 @@ inline void sock_state::ws_next() {
     return ws_feed(data);
   }
   auto self = shared_from_this();
-  if (s->tls()) {  // a TLS stream decrypts into a buffer of ours
-    auto buf = std::make_shared<std::string>(16 * 1024, '\0');
-    return s->async_read_some(asio::buffer(*buf), [self, buf](net::error_code ec, std::size_t n) {
-      if (ec || n == 0) return self->ws_failed(ec == asio::error::eof || !ec ? "socketclosed" : "socketreadfailed");
-      self->ws_feed(std::string_view(buf->data(), n));
-    });
-  }
   s->async_wait_readable([self](net::error_code ec) {
     if (ec) return self->ws_failed("socketclosed");
     thread_local std::string scratch(64 * 1024, '\0');
     net::error_code rec;
     std::size_t n = self->s->try_read(scratch.data(), scratch.size(), rec);
+    if (rec == asio::error::operation_not_supported) {  // TLS: decrypted into a buffer of ours
+      auto buf = std::make_shared<std::string>(16 * 1024, '\0');
+      return self->s->async_read_some(asio::buffer(*buf), [self, buf](net::error_code ec2, std::size_t got) {
+        if (ec2 || got == 0) return self->ws_failed(ec2 == asio::error::eof || !ec2 ? "socketclosed" : "socketreadfailed");
+        self->ws_feed(std::string_view(buf->data(), got));
+      });
+    }
     if (rec == asio::error::would_block) return self->ws_next();
     if (rec || n == 0) return self->ws_failed("socketclosed");
     self->ws_feed(std::string_view(scratch.data(), n));
