@@ -392,21 +392,6 @@ inline void read_proxy(lua_State* L, int t, proxy_opts& p) {
   if (!p.port) p.port = p.socks ? 1080 : 8080;
 }
 
-inline std::shared_ptr<void> shark_opt(lua_State* L, int t) {
-  std::shared_ptr<void> r;
-  if (lua_getfield(L, t, "shark") != LUA_TNIL) {
-#if REMORA_TLS_BOTAN
-    auto* u = check_object<sharkssl_ud>(L, -1, sharkssl_tname);
-    if (!u->client) luaL_error(L, "httpc: shark must be a client SharkSSL object");
-    r = u->client;
-#else
-    luaL_error(L, "httpc: this edition has no TLS");
-#endif
-  }
-  lua_pop(L, 1);
-  return r;
-}
-
 inline int create(lua_State* L) {
   host* h = get_host(L);
   if (!h || !h->net) return luaL_error(L, "httpc: no event loop (the HTTP client needs the server)");
@@ -414,7 +399,7 @@ inline int create(lua_State* L) {
   st->h = h;
   st->proxy = default_proxy();
   if (lua_istable(L, 1)) {
-    st->shark = shark_opt(L, 1);
+    st->shark = shark_opt(L, 1, "httpc");
     lua_getfield(L, 1, "trusted");
     st->trusted = lua_toboolean(L, -1);
     lua_pop(L, 1);
@@ -485,7 +470,7 @@ inline int request(lua_State* L) {
   bool trusted = st.trusted;
   if (lua_getfield(L, 2, "trusted") != LUA_TNIL) trusted = lua_toboolean(L, -1);
   lua_pop(L, 1);
-  if (auto sh = shark_opt(L, 2)) st.shark = sh;
+  if (auto sh = shark_opt(L, 2, "httpc")) st.shark = sh;
 
   // the request head
   std::string hosthdr = http::authority(u);
