@@ -13,6 +13,7 @@
 #include <remora/vfs/impl/directory.ipp>
 #include <remora/vfs/impl/io.ipp>
 #include <remora/vfs/impl/zip_io.ipp>
+#include <remora/vfs/impl/net_io.ipp>
 #include <remora/vfs/impl/resrdr.ipp>
 #include <remora/impl/server.ipp>
 #include <remora/cli/impl/options.ipp>

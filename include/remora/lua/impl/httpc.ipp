@@ -26,7 +26,6 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include <charconv>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,58 +41,8 @@ namespace bhttp = boost::beast::http;
 
 inline constexpr const char* tname = "remora.httpc";
 
-struct url_parts {
-  bool tls = false;
-  bool ws = false;       // ws:// or wss://: a WebSocket handshake (ba.socket.http2sock)
-  std::string host;      // without brackets
-  std::uint16_t port = 0;
-  std::string target;    // "/path?query"
-  std::string userinfo;  // "user:pass" (basic authentication)
-};
-
-// http[s]://[user[:pass]@]host[:port][/path][?query]
-inline bool parse_url(std::string_view u, url_parts& out) {
-  auto colon = u.find("://");
-  if (colon == std::string_view::npos) return false;
-  std::string scheme(u.substr(0, colon));
-  for (auto& c : scheme) c = char(std::tolower(static_cast<unsigned char>(c)));
-  if (scheme == "https" || scheme == "wss") out.tls = true;
-  else if (scheme != "http" && scheme != "ws") return false;
-  out.ws = scheme[0] == 'w';
-  u.remove_prefix(colon + 3);
-  auto end = u.find_first_of("/?#");
-  std::string_view auth = u.substr(0, end);
-  std::string_view rest = end == std::string_view::npos ? std::string_view() : u.substr(end);
-  if (auto at = auth.rfind('@'); at != std::string_view::npos) {
-    out.userinfo = std::string(auth.substr(0, at));
-    auth.remove_prefix(at + 1);
-  }
-  std::string_view port;
-  if (!auth.empty() && auth.front() == '[') {
-    auto close = auth.find(']');
-    if (close == std::string_view::npos) return false;
-    out.host = std::string(auth.substr(1, close - 1));
-    if (close + 1 < auth.size()) {
-      if (auth[close + 1] != ':') return false;
-      port = auth.substr(close + 2);
-    }
-  } else {
-    auto c = auth.find(':');
-    out.host = std::string(auth.substr(0, c));
-    if (c != std::string_view::npos) port = auth.substr(c + 1);
-  }
-  if (out.host.empty()) return false;
-  out.port = out.tls ? 443 : 80;
-  if (!port.empty()) {
-    unsigned p = 0;
-    auto r = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (r.ec != std::errc() || r.ptr != port.data() + port.size() || p == 0 || p > 65535) return false;
-    out.port = std::uint16_t(p);
-  }
-  if (auto h = rest.find('#'); h != std::string_view::npos) rest = rest.substr(0, h);
-  out.target = rest.empty() || rest.front() == '?' ? "/" + std::string(rest) : std::string(rest);
-  return true;
-}
+using http::parse_url;
+using http::url_parts;
 
 struct proxy_opts {
   std::string host;
@@ -458,21 +407,6 @@ inline void read_proxy(lua_State* L, int t, proxy_opts& p) {
   if (!p.port) p.port = p.socks ? 1080 : 8080;
 }
 
-inline std::shared_ptr<void> shark_opt(lua_State* L, int t) {
-  std::shared_ptr<void> r;
-  if (lua_getfield(L, t, "shark") != LUA_TNIL) {
-#if REMORA_TLS_BOTAN
-    auto* u = check_object<sharkssl_ud>(L, -1, sharkssl_tname);
-    if (!u->client) luaL_error(L, "httpc: shark must be a client SharkSSL object");
-    r = u->client;
-#else
-    luaL_error(L, "httpc: this edition has no TLS");
-#endif
-  }
-  lua_pop(L, 1);
-  return r;
-}
-
 inline int create(lua_State* L) {
   host* h = get_host(L);
   if (!h || !h->net) return luaL_error(L, "httpc: no event loop (the HTTP client needs the server)");
@@ -480,7 +414,7 @@ inline int create(lua_State* L) {
   st->h = h;
   st->proxy = default_proxy();
   if (lua_istable(L, 1)) {
-    st->shark = shark_opt(L, 1);
+    st->shark = shark_opt(L, 1, "httpc");
     lua_getfield(L, 1, "trusted");
     st->trusted = lua_toboolean(L, -1);
     lua_pop(L, 1);
@@ -548,11 +482,10 @@ inline int request(lua_State* L) {
   bool trusted = st.trusted;
   if (lua_getfield(L, 2, "trusted") != LUA_TNIL) trusted = lua_toboolean(L, -1);
   lua_pop(L, 1);
-  if (auto sh = shark_opt(L, 2)) st.shark = sh;
+  if (auto sh = shark_opt(L, 2, "httpc")) st.shark = sh;
 
   // the request head
-  std::string hosthdr = (u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host);
-  if (u.port != (u.tls ? 443 : 80)) hosthdr += ":" + std::to_string(u.port);
+  std::string hosthdr = http::authority(u);
   bool absolute = !st.proxy.host.empty() && !st.proxy.socks && !u.tls && !st.proxy.con;
   std::string head = method + " " + (absolute ? (std::string("http://") + hosthdr + u.target) : u.target) + " HTTP/1.1\r\n";
   std::vector<std::pair<std::string, std::string>> given;
