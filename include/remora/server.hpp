@@ -7,6 +7,7 @@
 #pragma once
 #include <remora/config.hpp>
 #include <remora/lua/host.hpp>
+#include <remora/net/stream.hpp>
 #include <remora/policy/bundle.hpp>
 #include <remora/server_config.hpp>
 #include <remora/vfs/directory.hpp>
@@ -176,6 +177,8 @@ class basic_server {
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer drain_timer_;
   std::unique_ptr<boost::asio::signal_set> signals_;
+  std::atomic<bool> running_{false};             // the loops run (run() has started them)
+  std::shared_ptr<net::factory> net_;            // Lua sockets' connections and listeners
   lua_State* lua_ = nullptr;
   typename P::thread::mutex vm_mutex_;
   detail::vm_host<typename P::thread::mutex> host_{vm_mutex_};

@@ -26,7 +26,9 @@
 #include <remora/lua/impl/net_lib.ipp>
 #include <remora/lua/impl/timer_lib.ipp>
 #include <remora/lua/impl/thread_lib.ipp>
+#include <remora/lua/impl/await.ipp>
 #include <remora/lua/impl/socket_lib.ipp>
+#include <remora/lua/impl/httpc.ipp>
 #include <remora/lua/impl/lpeg.ipp>
 #include <remora/lua/impl/sqlite.ipp>
 #include <remora/lua/impl/host.ipp>

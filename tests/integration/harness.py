@@ -474,6 +474,57 @@ def resource_core():
     return out
 
 
+def make_cert(d, cn, ip=False):
+    """A self-signed ECDSA P-256 certificate for `cn` (and 127.0.0.1 when `ip`): (cert, key) paths."""
+    key = os.path.join(d, cn + ".key")
+    crt = os.path.join(d, cn + ".pem")
+    san = "DNS:%s" % cn + (",IP:127.0.0.1" if ip else "")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", key, "-out", crt, "-days", "30", "-subj", "/CN=" + cn,
+                    "-addext", "subjectAltName=" + san], check=True, capture_output=True)
+    return crt, key
+
+
+def listener(handle, ctx=None):
+    """A TCP server on a loopback port that calls handle(sock) for each connection (TLS first
+    when `ctx`, an ssl.SSLContext, is given), in a daemon thread; returns the listening socket
+    (close it to stop)."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen()
+
+    def serve():
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            try:
+                with (ctx.wrap_socket(c, server_side=True) if ctx else c) as s:
+                    handle(s)
+            except OSError:  # ssl.SSLError too
+                pass
+    threading.Thread(target=serve, daemon=True).start()
+    return ls
+
+
+def tls_listener(crt, key, handle):
+    """listener() speaking TLS with the certificate `crt` and its key."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(crt, key)
+    return listener(handle, ctx)
+
+
+def write_app(root, pages, preload=None):
+    """An app directory `root` holding `pages` ({name: text}) and a .preload; returns root."""
+    if preload is not None:
+        write_file(root, ".preload", preload)
+    for name, text in pages.items():
+        write_file(root, name, text)
+    return root
+
+
 def write_file(root, rel, data=b"", mode="wb"):
     path = os.path.join(root, rel)
     os.makedirs(os.path.dirname(path), exist_ok=True)

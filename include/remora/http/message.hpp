@@ -16,6 +16,9 @@ namespace remora {
 namespace tls {
 struct peer_info;
 }
+namespace net {
+class stream;
+}
 
 // An owned file descriptor.
 class unique_fd {
@@ -93,6 +96,10 @@ struct response {
   // Set by a directory that hands the request to another path of the tree (an internal
   // redirect): the server dispatches it again with this target ("/path[?query]").
   std::string internal_redirect;
+  // Set by a page that takes the connection over (ba.socket.req2sock): once the page has run
+  // or waits, the server hands it the connection's stream (and what was read past this
+  // request) instead of sending an answer. Whatever the page writes afterwards is dropped.
+  std::function<void(std::unique_ptr<net::stream>)> takeover;
 
   void set_header(std::string_view name, std::string_view value);
   void remove_header(std::string_view name);
@@ -125,6 +132,9 @@ class channel {
   virtual void finish() = 0;
   // Closes the connection without completing the response.
   virtual void abort() = 0;
+  // Hands the connection's stream to `f` (on the connection's thread): response::takeover
+  // for a page that already waits. Flushes and finish() are then ignored.
+  virtual void takeover(std::function<void(std::unique_ptr<net::stream>)> f) = 0;
   // True once the peer has closed its side (or the connection is closed): nobody waits for
   // the answer any more. Call on the connection's thread.
   virtual bool gone() const = 0;

@@ -2,6 +2,7 @@
 #pragma once
 #include <remora/http/message.hpp>
 #include <remora/http/util.hpp>
+#include <remora/net/impl/stream_impl.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -27,6 +28,12 @@ namespace detail {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+
+// Whether the calling thread runs one of the server's loops.
+inline bool& on_loop_thread() noexcept {
+  thread_local bool v = false;
+  return v;
+}
 
 // "Date: ...\r\n" for the current second, per thread.
 inline const std::string& date_line() {
@@ -228,6 +235,15 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
       target = redirect_target_;
       res_.reset();
     }
+    if (res_.takeover) {  // ba.socket.req2sock: the page takes the connection
+      auto f = std::move(res_.takeover);
+      res_.takeover = nullptr;
+      auto later = std::move(res_.later);
+      res_.later = nullptr;
+      hand_over(std::move(f));
+      if (later) later(std::make_shared<channel_impl>(this->shared_from_this()));  // the page goes on
+      return;
+    }
     if (res_.later) {  // the answer comes later, through a channel
       keep_ = keep;
       committed_ = chunked_ = false;
@@ -338,15 +354,31 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
       });
     }
     void flush(std::function<void(bool)> done) override {
-      asio::post(c_->sock_.get_executor(), [c = c_, done = std::move(done)]() mutable { c->stream_flush(std::move(done)); });
+      asio::post(c_->sock_.get_executor(), [c = c_, done = std::move(done)]() mutable {
+        if (c->detached_) {
+          c->res_.body.clear();
+          return done(true);
+        }
+        c->stream_flush(std::move(done));
+      });
     }
     void finish() override {
-      asio::post(c_->sock_.get_executor(), [c = c_] { c->stream_finish(); });
+      asio::post(c_->sock_.get_executor(), [c = c_] {
+        if (!c->detached_) c->stream_finish();
+      });
     }
     void abort() override {
-      asio::post(c_->sock_.get_executor(), [c = c_] { c->close(); });
+      asio::post(c_->sock_.get_executor(), [c = c_] {
+        if (!c->detached_) c->close();
+      });
     }
-    bool gone() const override { return c_->peer_gone_ || !c_->sock_.is_open(); }
+    void takeover(std::function<void(std::unique_ptr<net::stream>)> f) override {
+      asio::post(c_->sock_.get_executor(), [c = c_, f = std::move(f)]() mutable {
+        if (!c->detached_ && c->sock_.is_open()) return c->hand_over(std::move(f));
+        f(nullptr);  // the connection has gone meanwhile
+      });
+    }
+    bool gone() const override { return !c_->detached_ && (c_->peer_gone_ || !c_->sock_.is_open()); }
 
    private:
     std::shared_ptr<connection> c_;
@@ -488,6 +520,26 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
     sock_.close(ec);
   }
 
+  // Moves the stream (and what was read past the request) to a Lua socket: this connection
+  // then only lingers until its page has ended, without a deadline or a place in the count.
+  void hand_over(std::function<void(std::unique_ptr<net::stream>)> f) {
+    beast::error_code ec;
+    sock_.cancel(ec);  // watch_peer's wait
+    detached_ = true;
+    deadline.store(0, std::memory_order_relaxed);
+    busy.store(false, std::memory_order_relaxed);
+    std::unique_ptr<net::stream> s;
+    try {
+      s = std::make_unique<net::stream_impl<stream_type>>(std::move(sock_));
+      auto data = buf_.data();
+      s->prefix.assign(static_cast<const char*>(data.data()), data.size());
+      buf_.consume(buf_.size());
+    } catch (const std::bad_alloc&) {
+      s.reset();
+    }
+    f(std::move(s));
+  }
+
   stream_type sock_;
   std::shared_ptr<server_state> st_;
   std::shared_ptr<tls_context> tls_;  // until start(): the listener's TLS context
@@ -501,9 +553,156 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
   bool in_request_ = false, header_done_ = false, keep_ = true;
   bool committed_ = false, chunked_ = false;  // of an asynchronous answer
   bool peer_gone_ = false;                     // the peer closed while the answer was made
+  bool detached_ = false;                      // the stream went to a Lua socket (hand_over)
   std::string peer_ip_, local_ip_;
   std::string redirect_target_;  // of an internal redirect
   std::uint16_t peer_port_ = 0, local_port_ = 0;
+};
+
+// Lua sockets' connections and listeners, on the server's loops (net/stream.hpp).
+template<class P>
+class net_factory final : public net::factory {
+  using conn = connection<P>;
+  using socket_type = typename conn::socket_type;
+  using stream_type = typename conn::stream_type;
+  using executor_type = typename conn::executor_type;
+  using tcp = asio::ip::tcp;
+
+ public:
+  net_factory(std::vector<asio::io_context*>& workers, std::atomic<bool>& running)
+      : workers_(workers), running_(running) {}
+
+  net::executor pick_executor() override { return pick(); }
+
+  void connect(const std::string& host, std::uint16_t port, const std::string& intf,
+               std::function<void(std::string, std::unique_ptr<net::stream>)> done) override {
+    auto ex = pick();
+    auto resolver = std::make_shared<tcp::resolver>(ex);
+    resolver->async_resolve(host, std::to_string(port), tcp::resolver::numeric_service,
+                            [resolver, ex, intf, done = std::move(done)](beast::error_code ec,
+                                                                         tcp::resolver::results_type r) mutable {
+                              if (ec || r.empty()) return done("cannotresolve", nullptr);
+                              auto eps = std::make_shared<std::vector<tcp::endpoint>>();
+                              for (auto& e : r) eps->push_back(e.endpoint());
+                              try_next(std::make_shared<socket_type>(ex), std::move(eps), 0, intf, std::move(done), "cannotconnect");
+                            });
+  }
+
+  std::unique_ptr<net::acceptor> bind(const std::string& intf, std::uint16_t port, bool v6,
+                                      std::shared_ptr<tls::context> tls, std::string& err) override {
+    std::shared_ptr<typename P::tls::context> ctx;
+    if constexpr (P::tls::enabled) ctx = std::move(tls);
+    else if (tls) return err = "sslnotenabled", nullptr;
+    beast::error_code ec;
+    tcp::endpoint ep;
+    if (intf.empty()) {
+      ep = tcp::endpoint(v6 ? tcp::v6() : tcp::v4(), port);
+    } else {
+      auto a = asio::ip::make_address(intf, ec);
+      if (ec) return err = "invalidparam", nullptr;
+      ep = tcp::endpoint(a, port);
+    }
+    auto acc = std::make_unique<acceptor>(*this, typename acceptor::acceptor_type(pick()), std::move(ctx));
+    auto& a = acc->a;
+    a.open(ep.protocol(), ec);
+    if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && ep.address().is_v6()) a.set_option(asio::ip::v6_only(true), ec);
+    if (!ec) a.bind(ep, ec);
+    if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return err = "bind", nullptr;
+    return acc;
+  }
+
+  bool on_loop_thread() const override { return detail::on_loop_thread(); }
+  bool running() const override { return running_.load(); }
+  void run_until(const std::function<bool()>& done) override {
+    auto& io = *workers_.front();
+    io.restart();
+    while (!done()) {
+      if (io.run_one() == 0) io.restart();
+    }
+  }
+
+ private:
+  class acceptor final : public net::acceptor {
+   public:
+    using acceptor_type = typename P::io::template acceptor<asio::io_context::executor_type>;
+    acceptor(net_factory& f, acceptor_type a, std::shared_ptr<typename P::tls::context> tls)
+        : f_(f), a(std::move(a)), tls_(std::move(tls)) {}
+    ~acceptor() override { close(); }
+    net::executor get_executor() override { return a.get_executor(); }
+    void async_accept(std::function<void(net::error_code, std::unique_ptr<net::stream>)> h) override {
+      a.async_accept(f_.pick(), [this, h = std::move(h)](beast::error_code ec, socket_type s) mutable {
+        if (ec) return h(ec, nullptr);
+        beast::error_code ignored;
+        s.set_option(tcp::no_delay(true), ignored);
+        stream_type st(std::move(s));
+        if constexpr (P::tls::enabled) {
+          if (tls_) {
+            auto session = tls_->accept();
+            if (!session) return h(asio::error::no_permission, nullptr);
+            st.secure(std::move(session));
+          }
+        }
+        h(ec, std::make_unique<net::stream_impl<stream_type>>(std::move(st)));
+      });
+    }
+    void close() override {
+      beast::error_code ec;
+      a.close(ec);
+    }
+    bool is_open() const override { return a.is_open(); }
+    bool endpoint(net::endpoint_info& out) const override {
+      beast::error_code ec;
+      auto ep = a.local_endpoint(ec);
+      if (ec) return false;
+      out.ip = ep.address().to_string();
+      out.port = ep.port();
+      out.v6 = ep.address().is_v6();
+      return true;
+    }
+
+   private:
+    net_factory& f_;
+
+   public:
+    acceptor_type a;
+
+   private:
+    std::shared_ptr<typename P::tls::context> tls_;
+  };
+
+  executor_type pick() {
+    std::size_t i = running_.load() ? next_.fetch_add(1, std::memory_order_relaxed) % workers_.size() : 0;
+    return P::thread::make_executor(workers_[i]->get_executor());
+  }
+
+  static void try_next(std::shared_ptr<socket_type> sock, std::shared_ptr<std::vector<tcp::endpoint>> eps, std::size_t i,
+                       std::string intf, std::function<void(std::string, std::unique_ptr<net::stream>)> done,
+                       std::string last_error) {
+    if (i >= eps->size()) return done(last_error, nullptr);
+    auto ep = (*eps)[i];
+    beast::error_code ec;
+    sock->close(ec);
+    sock->open(ep.protocol(), ec);
+    if (!ec && !intf.empty()) {
+      auto a = asio::ip::make_address(intf, ec);
+      if (!ec && a.is_v6() != ep.address().is_v6()) return try_next(sock, eps, i + 1, intf, std::move(done), last_error);
+      if (!ec) sock->bind(tcp::endpoint(a, 0), ec);
+      if (ec) return try_next(sock, eps, i + 1, intf, std::move(done), "bind");
+    }
+    if (ec) return try_next(sock, eps, i + 1, intf, std::move(done), "cannotconnect");
+    sock->async_connect(ep, [sock, eps, i, intf, done = std::move(done)](beast::error_code e) mutable {
+      if (e) return try_next(sock, eps, i + 1, intf, std::move(done), "cannotconnect");
+      beast::error_code ignored;
+      sock->set_option(tcp::no_delay(true), ignored);
+      done("", std::make_unique<net::stream_impl<stream_type>>(stream_type(std::move(*sock))));
+    });
+  }
+
+  std::vector<asio::io_context*>& workers_;
+  std::atomic<bool>& running_;
+  std::atomic<std::size_t> next_{0};
 };
 
 }  // namespace detail
@@ -548,6 +747,8 @@ basic_server<P>::basic_server(server_config cfg)
     return r.id;
   };
   host_.close_listener = [this](int id) { close_listener(id); };
+  net_ = std::make_shared<detail::net_factory<P>>(workers_, running_);
+  host_.net = net_;
   host_.after = [this](unsigned ms, std::function<void()> fn) -> std::shared_ptr<lua::timer_handle> {
     struct handle final : lua::timer_handle {
       explicit handle(boost::asio::io_context& io) : t(io) {}
@@ -725,8 +926,17 @@ void basic_server<P>::run() {
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards;
   for (auto& x : extra_) guards.push_back(boost::asio::make_work_guard(*x));
   std::vector<std::thread> threads;
-  for (auto& x : extra_) threads.emplace_back([ctx = x.get()] { ctx->run(); });
+  running_ = true;
+  for (auto& x : extra_)
+    threads.emplace_back([ctx = x.get()] {
+      detail::on_loop_thread() = true;
+      ctx->run();
+    });
+  detail::on_loop_thread() = true;
+  ioc_.restart();
   ioc_.run();
+  detail::on_loop_thread() = false;
+  running_ = false;
   for (auto& x : extra_) x->stop();
   for (auto& t : threads) t.join();
 }

@@ -53,6 +53,12 @@ void open_request_lib(lua_State* L);
 // Must be called as `return lua_yield(...)` style: see ba.sleep.
 bool page_sleep(lua_State* L, unsigned ms);
 
+// ba.socket.req2sock: the request of the live request object at `idx`, or nullptr.
+const http::request* live_request(lua_State* L, int idx);
+// Hands the connection of the request at `idx` to `f` once its page waits or has ended
+// (http::response::takeover); false when the response has already gone out in part.
+bool take_over(lua_State* L, int idx, std::function<void(std::unique_ptr<net::stream>)> f);
+
 }  // namespace remora::lsp
 
 #if REMORA_HEADER_ONLY

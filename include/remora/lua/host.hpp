@@ -16,6 +16,9 @@ struct lua_State;
 namespace remora::tls {
 class context;
 }
+namespace remora::net {
+class factory;
+}
 
 namespace remora::lua {
 
@@ -44,6 +47,7 @@ class host {
   virtual bool try_lock() { return true; }
   bool parallel = false;        // several OS threads may run Lua (the lock is a real one)
   std::shared_ptr<void> thread_state;  // ba.thread's pools (lua/thread_lib)
+  std::shared_ptr<void> socket_state;  // ba.socket's live cosockets (lua/socket_lib)
 
   // Runs `fn` on the server's main loop after `ms` milliseconds, without the VM lock; nullptr
   // where there is no loop (scripts). Unset: likewise.
@@ -63,6 +67,8 @@ class host {
                     std::vector<bound_address>& bound, std::string& err)>
       listen;
   std::function<void(int id)> close_listener;
+  // Connections and listeners of Lua sockets (ba.socket); unset: the host has none.
+  std::shared_ptr<net::factory> net;
 
   // Idle coroutines kept for pages (registry refs), and the LSP layer's own state (its pool
   // of request objects); used under the lock.

@@ -18,6 +18,9 @@ namespace remora::lua {
 
 // Installs ba.socket into the `ba` table at the top of the stack.
 void open_socket_lib(lua_State* L);
+// ba.sleep in a cosocket (or any task that can yield, lua/await.hpp): the coroutine waits
+// on a timer of the loop. Returns what the C function returns; -1 when L cannot yield.
+int sleep_in_task(lua_State* L, unsigned ms);
 
 }  // namespace remora::lua
 

@@ -53,6 +53,18 @@ class stream {
   template<class H>
   void async_wait(wait_type w, H&& h) { s_.async_wait(w, std::forward<H>(h)); }
   void close(error_code& ec) { s_.close(ec); }
+  void cancel(error_code& ec) { s_.cancel(ec); }
+
+  // A client's handshake (after secure() with a client session): sends the ClientHello and
+  // reads until the session is established; `done` fails when the session does.
+  template<class Handler>
+  void async_handshake(Handler&& h) {
+    auto hp = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(h));
+    flush([this, hp](error_code ec) {
+      if (ec) return (*hp)(ec);
+      handshake_step([hp](error_code e) { (*hp)(e); });
+    });
+  }
 
   // For TLS a close_notify goes first, if the socket takes it now (never blocks).
   void shutdown(boost::asio::socket_base::shutdown_type what, error_code& ec) {
@@ -127,6 +139,23 @@ class stream {
       auto next = [this, dst, done = std::move(done)](error_code wec) mutable {
         if (wec && t_->input().empty()) return done(wec, 0);
         read_step(dst, std::move(done), true);
+      };
+      if (t_->output().empty()) return next(error_code());
+      flush(std::move(next));
+    });
+  }
+
+  void handshake_step(std::function<void(error_code)> done) {
+    if (t_->established()) return boost::asio::post(s_.get_executor(), [done = std::move(done)] { done(error_code()); });
+    if (t_->peer_closed() || !t_->error().empty())
+      return boost::asio::post(s_.get_executor(), [done = std::move(done)] { done(failure()); });
+    if (rbuf_.empty()) rbuf_.resize(17 * 1024);
+    s_.async_read_some(boost::asio::buffer(rbuf_), [this, done = std::move(done)](error_code ec, std::size_t n) mutable {
+      if (ec) return done(ec);
+      t_->received(reinterpret_cast<const std::uint8_t*>(rbuf_.data()), n);
+      auto next = [this, done = std::move(done)](error_code wec) mutable {
+        if (wec) return done(wec);
+        handshake_step(std::move(done));
       };
       if (t_->output().empty()) return next(error_code());
       flush(std::move(next));

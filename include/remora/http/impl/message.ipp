@@ -138,6 +138,7 @@ REMORA_DECL void response::reset() {
   close = false;
   later = nullptr;
   internal_redirect.clear();
+  takeover = nullptr;
 }
 
 }  // namespace remora::http

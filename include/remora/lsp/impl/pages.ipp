@@ -4,6 +4,7 @@
 #include <remora/http/util.hpp>
 #include <remora/lsp/compiler.hpp>
 #include <remora/lsp/pages.hpp>
+#include <remora/lua/await.hpp>
 #include <remora/lua/bind.hpp>
 #include <remora/lua/io_lib.hpp>
 #include <remora/lua/impl/json.ipp>  // json::append_string
@@ -29,6 +30,18 @@ namespace remora::lsp {
 namespace detail {
 
 struct app;
+struct call;
+
+// A page waiting for a socket (lua::await): woken from any thread; the connection resumes
+// the page once both the wake and the page's yield have happened.
+struct page_task final : lua::task {
+  call* c = nullptr;
+  std::mutex m;
+  bool woke = false, parked = false;
+  void wake() override;
+  void park();
+};
+
 struct cookie_data {
   std::string name, value, path, domain, comment;
   long maxage = 0;  // > 0: persistent (sent as expires=)
@@ -47,7 +60,8 @@ struct call {
   lua_State* co = nullptr;  // the coroutine (its stack keeps this object alive while it runs)
   int co_ref = LUA_NOREF;
   std::string page;  // the running page, app-relative (include paths resolve against it)
-  enum class wait { none, flush, sleep, slice } pending = wait::none;
+  enum class wait { none, flush, sleep, slice, io } pending = wait::none;
+  std::unique_ptr<page_task> io;  // kept when the call is reused
   unsigned sleep_ms = 0;
   int include_depth = 0, forward_depth = 0;
   bool valid = true, committed = false;
@@ -134,8 +148,10 @@ inline call* acquire_call(lua::host& h) {
     c = pool.idle.back();
     pool.idle.pop_back();
     auto gen = c->gen + 1;
+    auto io = std::move(c->io);
     *c = call();
     c->gen = gen;
+    c->io = std::move(io);
   } else {
     pool.all.push_back(std::make_unique<call>());
     c = pool.all.back().get();
@@ -500,12 +516,27 @@ inline bool step(call& c, int nargs) {
   slice.seq.fetch_add(1, std::memory_order_relaxed);
   slice.co.store(c.co, std::memory_order_release);
   int nres = 0;
-  int st = lua_resume(c.co, h.L, nargs, &nres);
+  if (!c.io) {
+    c.io = std::make_unique<page_task>();
+    c.io->c = &c;
+  }
+  c.io->co = c.co;
+  c.io->waiting = false;
+  {
+    std::lock_guard lock(c.io->m);
+    c.io->woke = c.io->parked = false;
+  }
+  int st;
+  {
+    lua::task::scope running(c.io.get());
+    st = lua_resume(c.co, h.L, nargs, &nres);
+  }
   slice.co.store(nullptr, std::memory_order_release);
   // Finished, the coroutine holds the request object (index 1) and the function's results.
   if (st == LUA_OK) c.declined = lua_gettop(c.co) >= 2 && lua_isboolean(c.co, 2) && !lua_toboolean(c.co, 2);
   if (st == LUA_YIELD) {
     lua_pop(c.co, nres);
+    if (c.io->waiting) c.pending = call::wait::io;
     if (c.pending == call::wait::none) c.pending = call::wait::slice;  // a stray coroutine.yield
     return false;
   }
@@ -577,8 +608,31 @@ inline void wait_for(call* c) {
       c->committed = true;
       return c->ch->flush([c](bool) { drive(c); });
     case call::wait::sleep: return c->ch->after(c->sleep_ms, [c] { drive(c); });
+    case call::wait::io: return c->io->park();
     default: return c->ch->post([c] { drive(c); });
   }
+}
+
+inline void page_task::wake() {
+  std::unique_lock lock(m);
+  if (!parked) {
+    woke = true;
+    return;
+  }
+  parked = false;
+  lock.unlock();
+  c->ch->post([c = c] { drive(c); });
+}
+
+inline void page_task::park() {
+  std::unique_lock lock(m);
+  if (!woke) {
+    parked = true;
+    return;
+  }
+  woke = false;
+  lock.unlock();
+  c->ch->post([c = c] { drive(c); });
 }
 
 // A call for a request (VM lock held): the request object is pushed on L, and a pooled
@@ -736,6 +790,21 @@ REMORA_DECL void enable(lua::host& h, vfs::resrdr& dir, std::string prefix, int 
 }
 
 REMORA_DECL void disable(vfs::resrdr& dir) { dir.set_page_handler(nullptr); }
+
+REMORA_DECL const http::request* live_request(lua_State* L, int idx) {
+  if (!luaL_testudata(L, idx, request_tname)) return nullptr;
+  detail::call* c = detail::test_call(L, idx);
+  return c && c->valid && !c->dead ? c->req : nullptr;
+}
+
+REMORA_DECL bool take_over(lua_State* L, int idx, std::function<void(std::unique_ptr<net::stream>)> f) {
+  detail::call& c = detail::live_call(L, idx);
+  if (c.committed || c.deferred || c.res->takeover) return false;
+  c.committed = true;  // nothing of this response goes out any more
+  if (c.ch) c.ch->takeover(std::move(f));
+  else c.res->takeover = std::move(f);
+  return true;
+}
 
 REMORA_DECL bool page_sleep(lua_State* L, unsigned ms) {
   detail::call* c = detail::call_of(L);

@@ -1,6 +1,7 @@
 #pragma once
 #include <remora/lua/host.hpp>
 #include <remora/lua/timer_lib.hpp>
+#include <remora/lua/socket_lib.hpp>
 #include <remora/http/mime.hpp>
 #include <remora/http/util.hpp>
 #include <remora/lua/ba_core.hpp>
@@ -495,6 +496,10 @@ inline int ba_sleep(lua_State* L) {
   if (ms <= 0) return 0;
   if (ms < 0x7fffffff && lsp::page_sleep(L, unsigned(ms))) return lua_yield(L, 0);
   if (ms < 0x7fffffff && timer_sleep(L, unsigned(ms))) return lua_yield(L, 0);
+  if (ms < 0x7fffffff) {  // a cosocket
+    int r = sleep_in_task(L, unsigned(ms));
+    if (r >= 0) return r;
+  }
   timespec req{std::time_t(ms / 1000), long(ms % 1000) * 1000000L}, rem{};
   // A thread or timer that sleeps lets the rest of the server use the VM meanwhile.
   without_lock(get_host(L), [&] {

@@ -10,6 +10,7 @@
 #include <remora/lua/timer_lib.hpp>
 #include <remora/lua/thread_lib.hpp>
 #include <remora/lua/socket_lib.hpp>
+#include <remora/lua/httpc.hpp>
 #include <remora/lua/lpeg.hpp>
 #include <remora/lua/sqlite.hpp>
 #include <remora/lua/runtime.hpp>
@@ -245,6 +246,7 @@ REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info
   open_timer_lib(L);
   open_thread_lib(L);
   open_socket_lib(L);
+  open_httpc(L);
   open_crypto_lib(L);
   lua_pushcfunction(L, detail::lua_parselsp);
   lua_setfield(L, -2, "parselsp");

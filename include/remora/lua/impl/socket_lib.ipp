@@ -2,6 +2,8 @@
 #include <remora/lua/bind.hpp>
 #include <remora/lua/host.hpp>
 #include <remora/lua/socket_lib.hpp>
+#include <remora/lua/impl/net_lib.ipp>  // the SharkSSL objects
+#include <remora/lua/impl/sock.ipp>
 
 #include <cstdint>
 #include <cstring>
@@ -115,11 +117,22 @@ inline int sock_toip(lua_State* L) {
 
 }  // namespace detail
 
+REMORA_DECL int sleep_in_task(lua_State* L, unsigned ms) {
+  host* h = get_host(L);
+  if (!can_yield(L) || !h || !h->net) return -1;
+  auto ex = h->net->pick_executor();
+  return await(L, [ex, ms](completion done) {
+    auto t = std::make_shared<boost::asio::steady_timer>(ex, std::chrono::milliseconds(ms));
+    t->async_wait([t, done](net::error_code) { done(nullptr); });
+  });
+}
+
 REMORA_DECL void open_socket_lib(lua_State* L) {
   static const luaL_Reg lib[] = {{"n2h", detail::sock_n2h},   {"h2n", detail::sock_h2n},
                                  {"fn2h", detail::sock_fn2h}, {"fh2n", detail::sock_fh2n},
                                  {"toip", detail::sock_toip}, {nullptr, nullptr}};
   luaL_newlib(L, lib);
+  detail::open_sockets(L);
   lua_setfield(L, -2, "socket");
 }
 

@@ -1,4 +1,5 @@
 #pragma once
+#include <remora/lua/await.hpp>
 #include <remora/lua/bind.hpp>
 #include <remora/lua/host.hpp>
 #include <remora/lua/timer_lib.hpp>
@@ -29,6 +30,19 @@ struct timer_state : std::enable_shared_from_this<timer_state> {
   unsigned generation = 0;       // a tick of an older arming is ignored
   unsigned sleep_ms = 0;         // set by ba.sleep inside the function: resume after this
   std::shared_ptr<timer_handle> pending;
+
+  // A run waiting for a socket (lua::await): wake() resumes it through the loop.
+  struct io_task final : task {
+    timer_state* owner = nullptr;
+    unsigned gen = 0;
+    std::shared_ptr<void> hold() override { return owner->shared_from_this(); }
+    void wake() override {
+      auto self = owner->shared_from_this();
+      auto g = gen;
+      if (owner->h && owner->h->after) owner->io_handle = owner->h->after(0, [self, g] { self->fire(g); });
+    }
+  } io;
+  std::shared_ptr<timer_handle> io_handle;
 
   static timer_state*& running() {
     thread_local timer_state* t = nullptr;
@@ -69,7 +83,9 @@ struct timer_state : std::enable_shared_from_this<timer_state> {
     if (gen == generation && armed) {
       sleep_ms = 0;
       bool again = step();
-      if (sleep_ms && gen == generation) arm(sleep_ms);                 // ba.sleep: resume it then
+      if (io.waiting) {
+        // waits for a socket: wake() comes back here
+      } else if (sleep_ms && gen == generation) arm(sleep_ms);          // ba.sleep: resume it then
       else if (again && armed && gen == generation) arm(interval);      // it may have re-armed or cancelled
       else if (!again && gen == generation) disarm();
     }
@@ -97,10 +113,17 @@ struct timer_state : std::enable_shared_from_this<timer_state> {
     }
     int nres = 0;
     running() = this;
-    status = lua_resume(co, L, 0, &nres);
+    io.owner = this;
+    io.co = co;
+    io.gen = generation;
+    io.waiting = false;
+    {
+      task::scope sc(&io);
+      status = lua_resume(co, L, 0, &nres);
+    }
     running() = nullptr;
     bool again;
-    if (status == LUA_YIELD && sleep_ms) {  // ba.sleep: not a tick's answer
+    if (status == LUA_YIELD && (sleep_ms || io.waiting)) {  // ba.sleep or a socket: not a tick's answer
       lua_pop(co, nres);
       lua_settop(L, top);
       return true;
