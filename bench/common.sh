@@ -35,14 +35,18 @@ install_missing() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
-# free_port -> a loopback TCP port nobody listens on (and not handed out before).
+# free_port -> a loopback TCP port no socket uses (and not handed out before), below the
+# kernel's ephemeral range when it starts above 21000: a client socket holding the port (or
+# its TIME_WAIT) would make the server's bind fail, and Remora then falls back to 9357-9370.
 used_ports=" "
 free_port() {
-  local p
+  local p lo=60000
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  ((lo > 21000)) || lo=60000
   for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((20000 + RANDOM % (lo - 20000)))
     [[ $used_ports == *" $p "* ]] && continue
-    if ! ss -Htln "sport = :$p" | grep -q .; then
+    if ! ss -Htan "sport = :$p" | grep -q .; then
       used_ports+="$p "
       echo "$p"
       return 0

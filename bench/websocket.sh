@@ -17,6 +17,14 @@
 #
 #   bash bench/websocket.sh
 #
+# Columns of the echo test: the rate; the server's CPU time per round trip (utime+stime of its
+# processes from /proc/<pid>/stat over the run; nginx: master plus worker) and its CPU use in %
+# of one core; "capacity" = 1e6 / (µs per round trip), the round trips/s one server core would
+# do if the client kept up; wsload's own CPU time per round trip (getrusage) and the client
+# CPU's busy share (/proc/stat). A round trip costs the client one sendmsg and one recvmsg,
+# most of it kernel time on loopback, about as much as it costs the cheapest server: when the
+# client CPU is at ~100 % and the server's is not, compare the capacities, not the rates.
+#
 # The client is bench/wsload.cpp (Boost.Beast, one thread; see its header), built here with
 # g++ -O2 into WSLOAD_DIR (default build/bench/, rebuilt when the source is newer). Before
 # measuring, each server must echo a 64-byte text message, a 300-byte binary one and a
@@ -116,11 +124,14 @@ trap_cleanup
 # The same URL path on all three: ws://127.0.0.1:<port>/ws.lsp (python answers any path).
 URL_PATH=/ws.lsp
 
-# Remora: the page bench/ws/ws.lsp in an app at the root; conncnt above IDLE_CONNS.
+# Remora: the page bench/ws/ws.lsp in an app at the root; conncnt above IDLE_CONNS; no TLS
+# listener (the full edition would open one on 443 or 9443-9460, with a certificate made in
+# the home directory).
 port[remora]=$(free_port)
 cat >"$tmp/remora.conf" <<EOF
 port=${port[remora]}
 host="127.0.0.1"
+sslport=0
 threads=1
 conncnt=$((IDLE_CONNS + 100 > 65535 ? 65535 : IDLE_CONNS + 100))
 EOF
@@ -191,7 +202,9 @@ start() {
     sleep 0.1
   done
   if ! why=$(check "$name" "${@:2}"); then
-    [[ $name == remora ]] && why+=" (does this Remora have WebSocket support, ba.socket.req2sock?)"
+    if [[ $name == remora && $why == *declined* ]]; then
+      why+=" (does this Remora have WebSocket support, ba.socket.req2sock?)"
+    fi
     tail -n 20 "$tmp/$name.log" >&2 || true
     skip_server "$name" "$why"
     stop_one "$name"
@@ -228,9 +241,10 @@ rss_kb() {  # pids... -> VmRSS summed, in kB
 
 # --- echo --------------------------------------------------------------------------------
 # One run; sets M_N (round trips), M_RATE, M_CPU (µs of server CPU per round trip), M_SRV (%
-# of one core used by the server) and M_CLI (% busy of the client CPU); or M_ERR.
+# of one core used by the server), M_CCPU (µs of wsload's CPU per round trip, as it reports
+# its own) and M_CLI (% busy of the client CPU, whoever used it); or M_ERR.
 measure_echo() {  # name seconds
-  local pids before after t0 t1 c0 c1 out rc=0 p line
+  local pids before after t0 t1 c0 c1 out rc=0 p line ccpu
   M_ERR=''
   pids=$(server_pids "$1")
   # shellcheck disable=SC2086  # one pid per word
@@ -252,12 +266,13 @@ measure_echo() {  # name seconds
   done
   line=$(grep '^roundtrips ' <<<"$out" || true)
   ((rc == 0)) || { M_ERR="wsload echo failed: $(tr '\n' ' ' <<<"$out")"; return 1; }
-  read -r _ M_N _ _ _ M_RATE _ _ _ _ _ _ <<<"$line"
-  [[ -n $M_N && $M_N -gt 0 ]] || { M_ERR="cannot read wsload's output: $out"; return 1; }
-  read -r M_RATE M_CPU M_SRV M_CLI < <(awk -v n="$M_N" -v r="$M_RATE" -v t0="$t0" -v t1="$t1" \
-    -v tk=$((after - before)) -v hz="$TCK" -v c0="$c0" -v c1="$c1" 'BEGIN {
+  # roundtrips N seconds T rate R cpu S mismatches M errors E closed C
+  read -r _ M_N _ _ _ M_RATE _ ccpu _ <<<"$line"
+  [[ -n $M_N && $M_N -gt 0 && -n $ccpu ]] || { M_ERR="cannot read wsload's output: $out"; return 1; }
+  read -r M_RATE M_CPU M_SRV M_CCPU M_CLI < <(awk -v n="$M_N" -v r="$M_RATE" -v t0="$t0" -v t1="$t1" \
+    -v tk=$((after - before)) -v hz="$TCK" -v cc="$ccpu" -v c0="$c0" -v c1="$c1" 'BEGIN {
       split(c0, a, " "); split(c1, b, " "); w = t1 - t0
-      printf "%.0f %.2f %.0f %.0f\n", r, tk / hz * 1e6 / n, 100 * tk / hz / w,
+      printf "%.0f %.2f %.0f %.2f %.0f\n", r, tk / hz * 1e6 / n, 100 * tk / hz / w, cc * 1e6 / n,
         (b[2] - a[2]) ? 100 * (b[1] - a[1]) / (b[2] - a[2]) : 0 }')
 }
 
@@ -329,7 +344,7 @@ kind=text binflag=()
 if ((MSG_BINARY)); then kind=binary binflag=(-b); fi
 log "echo: taskset -c $CLIENT_CPU $WSLOAD echo -p <port> -u $URL_PATH -c $CONNS -d $DURATION -s $MSG_SIZE ${binflag[*]}"
 log "$RUNS run(s) per server, interleaved; median"
-declare -A rate_runs=() cpu_runs=() srv_runs=() cli_runs=() per_runs=() after_runs=()
+declare -A rate_runs=() cpu_runs=() srv_runs=() ccpu_runs=() cli_runs=() per_runs=() after_runs=()
 if ((WARMUP > 0)); then
   for name in "${servers[@]}"; do
     [[ -n ${skip[$name]:-} ]] && continue
@@ -346,8 +361,9 @@ for run in $(seq 1 "$RUNS"); do
       stop_one "$name"
       continue
     fi
-    log "  echo run $run $(printf '%-7s' "$name:") $M_N round trips in ${DURATION}s, $M_RATE/s, $M_CPU us server CPU each, server ${M_SRV}% of a core, client CPU ${M_CLI}% busy"
-    rate_runs[$name]+="$M_RATE " cpu_runs[$name]+="$M_CPU " srv_runs[$name]+="$M_SRV " cli_runs[$name]+="$M_CLI "
+    log "  echo run $run $(printf '%-7s' "$name:") $M_N round trips in ${DURATION}s, $M_RATE/s, $M_CPU us server CPU each, server ${M_SRV}% of a core, $M_CCPU us client CPU each, client CPU ${M_CLI}% busy"
+    rate_runs[$name]+="$M_RATE " cpu_runs[$name]+="$M_CPU " srv_runs[$name]+="$M_SRV "
+    ccpu_runs[$name]+="$M_CCPU " cli_runs[$name]+="$M_CLI "
   done
 done
 for name in "${servers[@]}"; do stop_one "$name"; done
@@ -378,25 +394,26 @@ med() {  # kind name -> median or n/a
   fi
 }
 measured=0
-echo "| server | round trips/s ($CONNS conns, $MSG_SIZE B $kind) | server µs CPU/round trip | server CPU % of a core | client CPU % | bytes per idle connection ($IDLE_CONNS open) | server RSS with $IDLE_CONNS open (kB) |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| server | round trips/s ($CONNS conns, $MSG_SIZE B $kind) | server µs CPU/round trip | server CPU % of a core | capacity/s (1e6/µs) | client µs CPU/round trip | client CPU % | bytes per idle connection ($IDLE_CONNS open) | server RSS with $IDLE_CONNS open (kB) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 declare -A mrate=() mper=() mcpu=()
 for name in "${servers[@]}"; do
-  r=$(med rate "$name") c=$(med cpu "$name") s=$(med srv "$name") l=$(med cli "$name")
+  r=$(med rate "$name") c=$(med cpu "$name") s=$(med srv "$name") k=$(med ccpu "$name") l=$(med cli "$name")
   p=$(med per "$name") a=$(med after "$name")
   mrate[$name]=$r mper[$name]=$p mcpu[$name]=$c
   [[ $r == n/a && $p == n/a ]] || measured=1
-  awk -v n="${label[$name]}" -v r="$r" -v c="$c" -v s="$s" -v l="$l" -v p="$p" -v a="$a" '
+  awk -v n="${label[$name]}" -v r="$r" -v c="$c" -v s="$s" -v k="$k" -v l="$l" -v p="$p" -v a="$a" '
     function num(v, f) { return v == "n/a" ? v : sprintf(f, v) }
-    BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s |\n", n, num(r, "%.0f"), num(c, "%.2f"),
-      num(s, "%.0f"), num(l, "%.0f"), num(p, "%.0f"), num(a, "%.0f") }'
+    BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, num(r, "%.0f"), num(c, "%.2f"),
+      num(s, "%.0f"), (c == "n/a" || c == 0) ? "n/a" : sprintf("%.0f", 1e6 / c), num(k, "%.2f"),
+      num(l, "%.0f"), num(p, "%.0f"), num(a, "%.0f") }'
 done
 echo
 for peer in nginx python; do
   awk -v peer="${label[$peer]}" -v rr="${mrate[remora]}" -v pr="${mrate[$peer]}" -v rc="${mcpu[remora]}" \
       -v pc="${mcpu[$peer]}" -v rm="${mper[remora]}" -v pm="${mper[$peer]}" '
     function ratio(a, b) { return (a == "n/a" || b == "n/a" || b == 0) ? "n/a" : sprintf("%.2f", a / b) }
-    BEGIN { printf "- Remora/%s: round trips/s %s, server CPU per round trip %s, memory per idle connection %s\n",
+    BEGIN { printf "- Remora/%s: round trips/s %s; server CPU per round trip %s and memory per idle connection %s (lower is better)\n",
       peer, ratio(rr, pr), ratio(rc, pc), ratio(rm, pm) }'
 done
 awk -v p="${mper[remora]}" 'BEGIN { printf "- target: at most 4096 bytes of server memory per idle connection: Remora %s\n",
