@@ -178,7 +178,9 @@ check() {
     flags=(-s "${s%b}")
     [[ $s == *b ]] && flags+=(-b)
     if ! out=$("$WSLOAD" echo -p "${port[$name]}" -u "$URL_PATH" -c 1 -d 1 "${flags[@]}" 2>&1); then
-      echo "echo of a ${s%b}-byte $([[ $s == *b ]] && echo binary || echo text) message failed: $(tail -n 1 <<<"$out")"
+      out=$(tail -n 1 <<<"$out")
+      [[ $out =~ failed\ [0-9]+:\ (.*)$ ]] && out=${BASH_REMATCH[1]}  # the connection's error alone
+      echo "echo of a ${s%b}-byte $([[ $s == *b ]] && echo binary || echo text) message failed: $out"
       return 1
     fi
   done
