@@ -3,6 +3,7 @@
 #include <remora/lua/runtime.hpp>
 #include <remora/lua/thread_lib.hpp>
 #include <remora/server.hpp>
+#include <remora/vfs/net_io.hpp>
 #include <remora/vfs/resrdr.hpp>
 #include <remora/vfs/zip_io.hpp>
 
@@ -323,17 +324,27 @@ int main(int argc, char** argv) {
     info.cwd = std::filesystem::current_path(ec).string();
     try {
       ios.named["disk"] = std::make_shared<remora::vfs::disk_io>("/");
+      auto net = std::make_shared<remora::vfs::net_io>();  // ba.openio"net": names are URLs
+      ios.named["net"] = net;
       std::string home = info.cwd.empty() ? "." : info.cwd;
-      if (!conf.homeio.empty()) {  // mako.conf's homeio: relative to the working directory
-        if (conf.homeio.rfind("http://", 0) == 0 || conf.homeio.rfind("https://", 0) == 0) {
-          std::fprintf(stderr, "homeio: network home IOs arrive with the HTTP client: %s\n", conf.homeio.c_str());
+      if (conf.homeio.rfind("http://", 0) == 0 || conf.homeio.rfind("https://", 0) == 0) {
+        // a network home: a net IO rooted at the URL (read-only; nothing is asked of it yet)
+        std::string err;
+        auto io = net->sub(conf.homeio, err);
+        if (!io) {
+          std::fprintf(stderr, "homeio: not a usable URL: %s\n", conf.homeio.c_str());
           return 1;
         }
-        home = std::filesystem::absolute(conf.homeio, ec).lexically_normal().string();
-        if (!home.empty() && home.size() > 1 && home.back() == '/') home.pop_back();
-        std::fprintf(stderr, "Home dir: %s\n", home.c_str());
+        std::fprintf(stderr, "Home dir: %s\n", io->base().c_str());
+        ios.named["home"] = io;
+      } else {
+        if (!conf.homeio.empty()) {  // mako.conf's homeio: relative to the working directory
+          home = std::filesystem::absolute(conf.homeio, ec).lexically_normal().string();
+          if (!home.empty() && home.size() > 1 && home.back() == '/') home.pop_back();
+          std::fprintf(stderr, "Home dir: %s\n", home.c_str());
+        }
+        ios.named["home"] = std::make_shared<remora::vfs::disk_io>(home);
       }
-      ios.named["home"] = std::make_shared<remora::vfs::disk_io>(home);
     } catch (const std::system_error& e) {
       std::fprintf(stderr, "Fatal error: %s: %s\n", e.what(), e.code().message().c_str());
       return 1;

@@ -13,6 +13,7 @@
 #include <remora/vfs/impl/directory.ipp>
 #include <remora/vfs/impl/io.ipp>
 #include <remora/vfs/impl/zip_io.ipp>
+#include <remora/vfs/impl/net_io.ipp>
 #include <remora/vfs/impl/resrdr.ipp>
 #include <remora/impl/server.ipp>
 #include <remora/cli/impl/options.ipp>
@@ -26,8 +27,12 @@
 #include <remora/lua/impl/net_lib.ipp>
 #include <remora/lua/impl/timer_lib.ipp>
 #include <remora/lua/impl/thread_lib.ipp>
+#include <remora/net/impl/ws_codec.ipp>
 #include <remora/lua/impl/await.ipp>
 #include <remora/lua/impl/socket_lib.ipp>
+#include <remora/lua/impl/pipe_lib.ipp>
+#include <remora/lua/impl/mime_lib.ipp>
+#include <remora/lua/impl/sockcompat.ipp>
 #include <remora/lua/impl/httpc.ipp>
 #include <remora/lua/impl/lpeg.ipp>
 #include <remora/lua/impl/sqlite.ipp>

@@ -66,6 +66,16 @@ def write_conf(path, port=None, host="127.0.0.1", **limits):
     return path
 
 
+def edition(binary=None):
+    """The edition a remora binary was built as ("full", "embedded", "minimal"), from --version."""
+    try:
+        out = subprocess.run([binary or REMORA, "--version"], capture_output=True, text=True, timeout=WAIT).stdout
+    except OSError:
+        return ""
+    m = re.search(r"^edition: (\w+)", out, re.M)
+    return m.group(1) if m else ""
+
+
 def run_remora(args, timeout=WAIT, cwd=None):
     """Runs remora to completion (for CLI errors); returns CompletedProcess with text output."""
     return subprocess.run([REMORA] + list(args), stdin=subprocess.DEVNULL, capture_output=True,

@@ -7,9 +7,9 @@ import socket
 import struct
 import threading
 
-from harness import SharedServerTestCase, Server, ServerTestCase, free_port, main, make_cert, tls_listener, write_file
+from harness import edition, SharedServerTestCase, Server, ServerTestCase, free_port, main, make_cert, tls_listener, write_file
 
-HAVE_TLS = os.environ.get("REMORA_EDITION") != "minimal"
+HAVE_TLS = edition() != "minimal"
 
 TARGET_PAGES = {
     "echo.lsp": """<?lsp

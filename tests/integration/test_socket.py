@@ -8,10 +8,10 @@ import ssl
 import threading
 import time
 
-from harness import (SharedServerTestCase, Server, ServerTestCase, listener, main, make_cert, run_remora,
+from harness import (edition, SharedServerTestCase, Server, ServerTestCase, listener, main, make_cert, run_remora,
                      tls_listener, write_app, write_file)
 
-HAVE_TLS = os.environ.get("REMORA_EDITION") != "minimal"
+HAVE_TLS = edition() != "minimal"
 
 PRELOAD = r"""
 -- an echo server in Lua: "bye" closes, "upper x" answers X
@@ -126,6 +126,65 @@ end
 print(app.slept >= 140)
 ?>""",
     "served.lsp": "<?lsp print(app.served) ?>",
+    # a WebSocket client: ws:// through httpc, then ba.socket.http2sock
+    "wsclient.lsp": """<?lsp
+local h = require"httpc".create()
+local ok, err = h:request{url = "ws://127.0.0.1:" .. request:data("port") .. "/ws.lsp", header = {["X-Hello"] = "1"}}
+print(ok, err, h:status())
+local s = ba.socket.http2sock(h)
+print(s:websocket())
+s:write("from a Lua client", true)
+print(s:read(3000))
+s:write("\0\1", false)
+local d, text = s:read(3000)
+print(#d, text)
+s:close()
+local h2 = require"httpc".create()
+print(h2:request{url = "ws://127.0.0.1:" .. request:data("port") .. "/port.lsp"})
+print(h2:status(), ba.socket.http2sock(h2))
+?>""",
+    "ws.lsp": """<?lsp
+local s = ba.socket.req2sock(request)
+s:event(function(s)
+  while true do
+    local d, t = s:read()
+    if not d then break end
+    s:write(d, t)
+  end
+end)
+?>""",
+    "udp.lsp": """<?lsp
+local port = tonumber(request:data("p"))
+local u = assert(ba.socket.udpcon("127.0.0.1", port))
+u:write("ping")
+print(u:read(3000))
+local any = assert(ba.socket.udpcon({intf = "127.0.0.1"}))
+local _, myport = any:sockname()
+any:sendto("direct", "127.0.0.1", port)
+local d, ip, p = any:read(3000)
+print(d, ip, p == port, myport > 0, any:setoption("broadcast", true))
+print(any:read(100))
+u:close() any:close()
+?>""",
+    "starttls.lsp": """<?lsp
+local store = ba.create.certstore()
+store:addcert(ba.openio("disk"), request:data("ca"))
+local shark = ba.create.sharkssl(store, {server = false})
+local c = ba.socket.connect("127.0.0.1", tonumber(request:data("p")))
+print(c:read(3000))
+c:write("STARTTLS")
+print(c:read(3000))
+local ok, err = c:upgrade(shark, "localhost")
+print(ok == c, err, (c:trusted()))
+c:write("secret")
+print(c:read(3000))
+c:close()
+?>""",
+    "hand.lsp": """<?lsp
+local s = ba.socket.req2sock(request)
+s:write("HTTP/1.1 200 OK\\r\\nContent-Length: 5\\r\\n\\r\\nraw 1")
+print(ba.socket.sock2req(s))
+?>""",
     "nowait.lsp": """<?lsp
 local ok, err = pcall(function()
   -- string.gsub calls its function through lua_call: no yield is possible there
@@ -226,6 +285,73 @@ class SocketTest(SharedServerTestCase):
         self.assertIn(b"false", r.body)
         self.assertIn(b"cannot wait for a socket here", r.body)
         self.assertHealthy(self.srv)
+
+
+class MoreSocketsTest(SharedServerTestCase):
+    PREFIX = "remora-sock2-"
+
+    @classmethod
+    def make_server(cls, base):
+        app = write_app(os.path.join(base, "app"), PAGES, PRELOAD)
+        return Server(apps=["-l::" + app])
+
+    def test_websocket_client(self):
+        r = self.srv.get("/wsclient.lsp?port=%d" % self.srv.port)
+        self.assertEqual(r.body.decode().splitlines(),
+                         ["true\tnil\t101", "true", "from a Lua client\ttrue", "2\tfalse", "true", "200\tnil\tinvalidparam"])
+
+    def test_udp(self):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        u.settimeout(10)
+        port = u.getsockname()[1]
+
+        def serve():
+            for _ in range(2):
+                d, addr = u.recvfrom(100)
+                u.sendto(b"pong:" + d, addr)
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        r = self.srv.get("/udp.lsp?p=%d" % port)
+        t.join(10)
+        u.close()
+        lines = r.body.decode().splitlines()
+        self.assertEqual(lines[0], "pong:ping\t127.0.0.1\t%d" % port)
+        self.assertEqual(lines[1], "pong:direct\t127.0.0.1\ttrue\ttrue\ttrue")
+        self.assertEqual(lines[2], "nil\ttimeout")
+
+    def test_starttls(self):
+        if not HAVE_TLS:
+            self.skipTest("no TLS in the minimal edition")
+        import ssl
+        d = self.tmp.name
+        crt, key = make_cert(d, "localhost")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(crt, key)
+
+        def talk(c):
+            c.sendall(b"220 hello")
+            self.assertEqual(c.recv(100), b"STARTTLS")
+            c.sendall(b"220 go ahead")
+            with ctx.wrap_socket(c, server_side=True) as t:
+                t.sendall(b"tls:" + t.recv(100))
+        ls = listener(talk)
+        try:
+            r = self.srv.get("/starttls.lsp?p=%d&ca=%s" % (ls.getsockname()[1], crt))
+        finally:
+            ls.close()
+        self.assertEqual(r.body.decode().splitlines(),
+                         ["220 hello", "220 go ahead", "true\tnil\ttrue", "tls:secret"])
+
+    def test_sock2req(self):
+        with self.srv.connect() as c:
+            c.send("GET /hand.lsp HTTP/1.1\r\nHost: x\r\n\r\n")
+            r1 = c.read_response()
+            self.assertEqual(r1.body, b"raw 1")
+            c.send("GET /port.lsp HTTP/1.1\r\nHost: x\r\n\r\n")
+            r2 = c.read_response()
+            self.assertEqual(r2.status, 200)
+            self.assertTrue(r2.body.strip().isdigit(), r2.body)
 
 
 class StartupAndScriptTest(ServerTestCase):

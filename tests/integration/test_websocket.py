@@ -11,11 +11,12 @@ import socket
 import ssl
 import struct
 import time
+import unittest
 
 import websockets
 import websockets.exceptions
 
-from harness import SharedServerTestCase, Server, main, write_app, write_file
+from harness import SharedServerTestCase, Server, ServerTestCase, edition, main, write_app, write_file
 
 PRELOAD = r"""
 clients = {}
@@ -117,7 +118,7 @@ s:event(function(s)
   s:read()
 end)
 ?>""",
-    "wake.lsp": "<?lsp print(app.waiting and app.waiting:enable('a', 42)) ?>",
+    "wake.lsp": "<?lsp local s = app.waiting print(s:state(), s:enable('a', 42), s:state(), s:enable('again')) ?>",
     "boom.lsp": """<?lsp
 local s = ba.socket.req2sock(request)
 s:event(function(s) s:read() error("cosocket boom") end)
@@ -338,7 +339,7 @@ class WebSocketTest(SharedServerTestCase):
         async def go():
             async with websockets.connect(self.url("park.lsp")) as ws:
                 await asyncio.sleep(0.2)
-                self.assertEqual(self.srv.get("/wake.lsp").body.strip(), b"true")
+                self.assertEqual(self.srv.get("/wake.lsp").body.strip(), b"disabled\ttrue\tconnected\tfalse")
                 self.assertEqual(await ws.recv(), "enabled with a 42")
         run(go())
 
@@ -414,7 +415,7 @@ class SecureWebSocketTest(SharedServerTestCase):
         return Server(apps=["-l::" + app], conf={"sslport": None}, tmpdir=base)
 
     def test_wss_echo(self):
-        if os.environ.get("REMORA_EDITION") == "minimal":
+        if edition() == "minimal":
             self.skipTest("no TLS in the minimal edition")
         port = self.srv.https_port()
         ctx = ssl.create_default_context(cafile=os.path.join(self.tmp.name, ".certificate", "remora.pem"))
@@ -427,6 +428,41 @@ class SecureWebSocketTest(SharedServerTestCase):
                 await ws.send(b"\x00" * 70000)
                 self.assertEqual(await ws.recv(), b"\x00" * 70000)
         run(go())
+
+
+MINIMAL = os.environ.get("REMORA_MINIMAL", "")
+
+
+@unittest.skipUnless(os.path.exists(MINIMAL), "REMORA_MINIMAL names no minimal-edition binary")
+class SingleThreadEditionTest(ServerTestCase):
+    """The minimal edition runs every page, cosocket and timer on one loop thread: a page that
+    waits on its socket, cosockets and a timer's broadcast must share it."""
+
+    def test_websockets_on_one_thread(self):
+        import harness
+        app = write_app(os.path.join(self.tempdir(), "app"), PAGES, PRELOAD)
+        saved = harness.REMORA
+        harness.REMORA = MINIMAL
+        try:
+            srv = self.start(apps=["-l::" + app])
+        finally:
+            harness.REMORA = saved
+        url = "ws://127.0.0.1:%d/" % srv.port
+
+        async def go():
+            async with websockets.connect(url + "echo.lsp") as e, websockets.connect(url + "inpage.lsp") as p:
+                conns = [await websockets.connect(url + "bcast.lsp") for _ in range(50)]
+                try:
+                    await e.send("one thread")
+                    self.assertEqual(await e.recv(), "one thread")
+                    await p.send("p")
+                    self.assertEqual(await p.recv(), "page got p")
+                    ticks = await asyncio.gather(*(ws.recv() for ws in conns))
+                    self.assertTrue(all(t.startswith("tick ") for t in ticks), ticks)
+                finally:
+                    await asyncio.gather(*(ws.close() for ws in conns))
+        run(go())
+        self.assertHealthy(srv)
 
 
 if __name__ == "__main__":

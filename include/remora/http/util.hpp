@@ -39,6 +39,21 @@ std::string encode_path(std::string_view path);
 // Percent-decodes `in` ('+' is kept as is); false on a malformed escape.
 bool percent_decode(std::string_view in, std::string& out);
 
+// An absolute http(s):// or ws(s):// URL, as the HTTP client and the net IO use it.
+struct url_parts {
+  bool tls = false;      // https:// or wss://
+  bool ws = false;       // ws:// or wss://
+  std::string host;      // without brackets
+  std::uint16_t port = 0;
+  std::string target;    // "/path?query" as written (never empty; the fragment dropped)
+  std::string userinfo;  // "user:pass" (basic authentication)
+};
+// scheme://[user[:pass]@]host[:port][/path][?query][#fragment]; the default port follows
+// the scheme. False for another scheme, an empty host or a bad port.
+bool parse_url(std::string_view url, url_parts& out);
+// "host[:port]" for a Host header: an IPv6 address in brackets, the port when not the default.
+std::string authority(const url_parts& u);
+
 struct byte_range {
   enum kind_t { none, ok, unsatisfiable } kind = none;
   std::uint64_t first = 0, last = 0;  // inclusive, valid when kind == ok

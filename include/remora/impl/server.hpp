@@ -5,6 +5,7 @@
 #include <remora/net/impl/stream_impl.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,6 +19,7 @@
 #include <charconv>
 #include <csignal>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <optional>
 #include <thread>
@@ -58,6 +60,14 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
 
   connection(socket_type s, std::shared_ptr<server_state> st, std::shared_ptr<tls_context> tls = nullptr)
       : sock_(std::move(s)), st_(std::move(st)), tls_(std::move(tls)) {}
+  // A stream handed back by a Lua socket (ba.socket.sock2req), with bytes already read.
+  connection(stream_type s, std::shared_ptr<server_state> st, std::string_view read)
+      : sock_(std::move(s)), st_(std::move(st)) {
+    if (read.empty()) return;
+    auto space = buf_.prepare(read.size());
+    std::memcpy(space.data(), read.data(), read.size());
+    buf_.commit(read.size());
+  }
   ~connection() override { st_->conns.remove(*this); }
 
   void start() {
@@ -569,8 +579,18 @@ class net_factory final : public net::factory {
   using tcp = asio::ip::tcp;
 
  public:
-  net_factory(std::vector<asio::io_context*>& workers, std::atomic<bool>& running)
-      : workers_(workers), running_(running) {}
+  net_factory(std::vector<asio::io_context*>& workers, std::atomic<bool>& running, std::shared_ptr<server_state> st)
+      : workers_(workers), running_(running), st_(std::move(st)) {}
+
+  bool serve(std::unique_ptr<net::stream> s) override {
+    auto* impl = dynamic_cast<net::stream_impl<stream_type>*>(s.get());
+    if (!impl || st_->stopping) return false;
+    std::string read = std::move(s->prefix);
+    auto c = std::make_shared<conn>(impl->release(), st_, read);
+    if (!st_->conns.add(c, st_->config.conncnt)) return false;
+    asio::post(c->get_executor(), [c] { c->start(); });
+    return true;
+  }
 
   net::executor pick_executor() override { return pick(); }
 
@@ -611,6 +631,35 @@ class net_factory final : public net::factory {
     if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return err = "bind", nullptr;
     return acc;
+  }
+
+  std::unique_ptr<net::datagram> udp(const std::string& intf, std::uint16_t port, const std::string& peer,
+                                     std::uint16_t peer_port, bool v6, std::string& err) override {
+    using udp_t = asio::ip::udp;
+    beast::error_code ec;
+    udp_t::endpoint remote;
+    if (!peer.empty()) {
+      udp_t::resolver r(pick());
+      auto res = r.resolve(peer, std::to_string(peer_port), udp_t::resolver::numeric_service, ec);
+      if (ec || res.empty()) return err = "cannotresolve", nullptr;
+      remote = res.begin()->endpoint();
+      v6 = remote.address().is_v6();
+    }
+    udp_t::endpoint local(v6 ? udp_t::v6() : udp_t::v4(), port);
+    if (!intf.empty()) {
+      auto a = asio::ip::make_address(intf, ec);
+      if (ec) return err = "invalidparam", nullptr;
+      local = udp_t::endpoint(a, port);
+    }
+    auto d = std::make_unique<datagram>(pick());
+    d->s.open(local.protocol(), ec);
+    if (!ec) d->s.bind(local, ec);
+    if (ec) return err = "bind", nullptr;
+    if (!peer.empty()) {
+      d->s.connect(remote, ec);
+      if (ec) return err = "cannotconnect", nullptr;
+    }
+    return d;
   }
 
   bool on_loop_thread() const override { return detail::on_loop_thread(); }
@@ -672,6 +721,46 @@ class net_factory final : public net::factory {
     std::shared_ptr<typename P::tls::context> tls_;
   };
 
+  class datagram final : public net::datagram {
+   public:
+    explicit datagram(executor_type ex) : s(ex) {}
+    ~datagram() override { close(); }
+    net::executor get_executor() override { return s.get_executor(); }
+    void async_receive(asio::mutable_buffer b, std::function<void(net::error_code, std::size_t, net::endpoint_info)> h) override {
+      s.async_receive_from(b, from_, [this, h = std::move(h)](beast::error_code ec, std::size_t n) {
+        net::endpoint_info e;
+        auto a = from_.address();
+        if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+        e.ip = a.to_string();
+        e.port = from_.port();
+        e.v6 = a.is_v6();
+        h(ec, n, std::move(e));
+      });
+    }
+    void async_send(asio::const_buffer b, const std::string& ip, std::uint16_t port, std::function<void(net::error_code)> h) override {
+      auto cb = [h = std::move(h)](beast::error_code ec, std::size_t) { h(ec); };
+      if (ip.empty()) return s.async_send(b, std::move(cb));
+      beast::error_code ec;
+      auto a = asio::ip::make_address(ip, ec);
+      if (ec) return asio::post(s.get_executor(), [cb, ec]() mutable { cb(ec, 0); });
+      if (a.is_v4() && s.local_endpoint(ec).address().is_v6()) a = asio::ip::make_address_v6(asio::ip::v4_mapped, a.to_v4());
+      s.async_send_to(b, asio::ip::udp::endpoint(a, port), std::move(cb));
+    }
+    void close() override {
+      beast::error_code ec;
+      s.close(ec);
+    }
+    bool endpoint(bool peer, net::endpoint_info& out) const override { return net::endpoint_of(s, peer, out); }
+    void set_broadcast(bool on) override {
+      beast::error_code ec;
+      s.set_option(asio::socket_base::broadcast(on), ec);
+    }
+    asio::basic_datagram_socket<asio::ip::udp, executor_type> s;
+
+   private:
+    asio::ip::udp::endpoint from_;
+  };
+
   executor_type pick() {
     std::size_t i = running_.load() ? next_.fetch_add(1, std::memory_order_relaxed) % workers_.size() : 0;
     return P::thread::make_executor(workers_[i]->get_executor());
@@ -702,6 +791,7 @@ class net_factory final : public net::factory {
 
   std::vector<asio::io_context*>& workers_;
   std::atomic<bool>& running_;
+  std::shared_ptr<server_state> st_;
   std::atomic<std::size_t> next_{0};
 };
 
@@ -747,7 +837,7 @@ basic_server<P>::basic_server(server_config cfg)
     return r.id;
   };
   host_.close_listener = [this](int id) { close_listener(id); };
-  net_ = std::make_shared<detail::net_factory<P>>(workers_, running_);
+  net_ = std::make_shared<detail::net_factory<P>>(workers_, running_, state_);
   host_.net = net_;
   host_.after = [this](unsigned ms, std::function<void()> fn) -> std::shared_ptr<lua::timer_handle> {
     struct handle final : lua::timer_handle {

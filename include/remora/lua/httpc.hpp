@@ -19,6 +19,9 @@
 //   client:peername() client:sockname()  client:url() -> the last request's URL
 //   httpc.parsequery(s) -> table          httpc.setproxy(table|nil)  (mako.conf's proxy)
 //
+// A ws:// or wss:// URL makes request() open a WebSocket (status() 101 when the server
+// agreed); ba.socket.http2sock(client) then returns it as a socket object.
+//
 // Errors are BAS's names: cannotresolve, cannotconnect, sslhandshake, sslnottrusted,
 // invalidurl, invalidresponse, socketclosed, timeout, proxyauth, prx*.
 #pragma once
@@ -27,7 +30,8 @@
 struct lua_State;
 
 namespace remora::lua {
-// Puts httpc into package.preload.
+// Puts httpc into package.preload, and ba.socket.http2sock into the `ba` table at the top of
+// the stack (after open_socket_lib).
 void open_httpc(lua_State* L);
 }  // namespace remora::lua
 

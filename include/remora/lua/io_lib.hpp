@@ -7,6 +7,9 @@
 // io:realpath(name) -> path | nil  io:resourcetype() -> "disk","POSIX" | "zip","zip" | "net"
 // io:type() -> same first value   io:loadfile(name [,env]) -> func | nil,err   io:dofile(...)
 // io:hide() io:encrypted() io:setpasswd() io:close()
+// io:netconf{shark=, timeout=, trusted=, user=, password=} (net IOs; installed by net_lib)
+// ba.mkio(io, path): a sub-IO (a directory or .zip on disk, a URL or directory of a net IO);
+// ba.mkio(url): a net IO rooted at an http(s) URL.
 #pragma once
 #include <remora/config.hpp>
 #include <remora/vfs/io.hpp>
@@ -23,6 +26,7 @@ inline constexpr const char* io_tname = "remora.io";
 inline constexpr const char* file_tname = "remora.file";
 
 // The IOs ba.openio() can name: "disk", "home", "vm", "net", ...; kept in the Lua registry.
+// open_io_lib() adds "net" (an unrooted vfs::net_io) when it is missing.
 struct io_registry {
   std::map<std::string, std::shared_ptr<vfs::io>> named;
 };
@@ -37,7 +41,8 @@ void push_io(lua_State* L, std::shared_ptr<vfs::io> io);
 std::shared_ptr<vfs::io> check_io(lua_State* L, int idx);
 
 // Makes an IO for `path` inside `base`: a ZIP file gives a ZIP IO over it, a directory a
-// disk IO rooted there. nullptr with `err`.
+// disk IO rooted there; for a net IO, a net IO rooted at the URL or directory. nullptr with
+// `err`.
 std::shared_ptr<vfs::io> make_io(const std::shared_ptr<vfs::io>& base, std::string_view path, std::string& err);
 
 // The whole of file `name` of `io` into `text`; false and `err` ("name: reason") on failure.

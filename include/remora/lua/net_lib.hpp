@@ -14,6 +14,8 @@
 //       store, for mako.loadcerts: connections already open keep theirs)
 //   ba.selfsignedcert(names, days) -> certpem, keypem | nil,err   (Remora's own: a new
 //       ECDSA P-256 certificate when no certificate is configured)
+//   io:netconf{shark=, timeout=ms, trusted=, user=, password=} -> true | nil,"notsupported"
+//       (a net IO's settings, added to io_lib's IO objects when io_lib is open first)
 //
 // ipv6=true binds IPv6 only, false IPv4 only; nil (Remora's extension) both. The TLS objects
 // exist only in editions with a TLS policy; there a `shark` option is refused.

@@ -61,6 +61,9 @@ class stream {
   // Completes when a read would find data (or the peer closed): an idle reader holds no
   // buffer while it waits.
   virtual void async_wait_readable(wait_handler h) = 0;
+  // Reads what is there now without waiting (after async_wait_readable): the byte count, or
+  // `ec` would_block / eof. A TLS stream answers operation_not_supported (use async reads).
+  virtual std::size_t try_read(void* b, std::size_t n, error_code& ec) = 0;
   virtual void shutdown_send() = 0;  // TLS: a close_notify first
   virtual void close() = 0;
   virtual bool is_open() const = 0;
@@ -88,6 +91,22 @@ class acceptor {
   virtual bool endpoint(endpoint_info& out) const = 0;
 };
 
+// A UDP socket (ba.socket.udpcon).
+class datagram {
+ public:
+  virtual ~datagram() = default;
+  virtual executor get_executor() = 0;
+  // One datagram into `b` (truncated to its size); `from` is its sender.
+  virtual void async_receive(boost::asio::mutable_buffer b,
+                             std::function<void(error_code, std::size_t, endpoint_info from)> h) = 0;
+  // To `ip`:`port`, or (ip empty) to the connected peer.
+  virtual void async_send(boost::asio::const_buffer b, const std::string& ip, std::uint16_t port,
+                          std::function<void(error_code)> h) = 0;
+  virtual void close() = 0;
+  virtual bool endpoint(bool peer, endpoint_info& out) const = 0;
+  virtual void set_broadcast(bool on) = 0;
+};
+
 // What the server offers the socket layer: new connections and listeners on its loops.
 class factory {
  public:
@@ -100,6 +119,13 @@ class factory {
                        std::function<void(std::string err, std::unique_ptr<stream>)> done) = 0;
   virtual std::unique_ptr<acceptor> bind(const std::string& intf, std::uint16_t port, bool v6,
                                          std::shared_ptr<tls::context> tls, std::string& err) = 0;
+  // A UDP socket bound to `intf`:`port` (port 0: any), connected to `peer`:`peer_port` when
+  // `peer` is set (resolved now). Errors: "bind", "cannotresolve".
+  virtual std::unique_ptr<datagram> udp(const std::string& intf, std::uint16_t port, const std::string& peer,
+                                        std::uint16_t peer_port, bool v6, std::string& err) = 0;
+  // Serves HTTP on a stream again (ba.socket.sock2req); false when it is not one of the
+  // server's own (then it is closed).
+  virtual bool serve(std::unique_ptr<stream> s) = 0;
   // Whether the calling thread runs one of the server's loops (it must not block on one).
   virtual bool on_loop_thread() const = 0;
   // Whether the loops run now; when not (start-up, scripts), run_until() runs them from

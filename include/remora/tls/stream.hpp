@@ -132,10 +132,19 @@ class stream {
       boost::asio::post(s_.get_executor(), [done = std::move(done), ec, n] { done(ec, n); });
       return;
     }
+    // Wait for data first: an idle connection holds no record buffer.
+    s_.async_wait(Socket::wait_read, [this, dst, done = std::move(done)](error_code wec) mutable {
+      if (wec) return done(wec, 0);
+      read_records(dst, std::move(done));
+    });
+  }
+
+  void read_records(boost::asio::mutable_buffer dst, std::function<void(error_code, std::size_t)> done) {
     if (rbuf_.empty()) rbuf_.resize(17 * 1024);
     s_.async_read_some(boost::asio::buffer(rbuf_), [this, dst, done = std::move(done)](error_code ec, std::size_t n) mutable {
       if (ec) return done(ec, 0);
       t_->received(reinterpret_cast<const std::uint8_t*>(rbuf_.data()), n);
+      std::vector<char>().swap(rbuf_);  // given back until the next read
       auto next = [this, dst, done = std::move(done)](error_code wec) mutable {
         if (wec && t_->input().empty()) return done(wec, 0);
         read_step(dst, std::move(done), true);

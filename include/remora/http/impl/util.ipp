@@ -1,6 +1,8 @@
 #pragma once
 #include <remora/http/util.hpp>
 
+#include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 
@@ -187,6 +189,56 @@ REMORA_DECL bool percent_decode(std::string_view in, std::string& out) {
     }
   }
   return true;
+}
+
+REMORA_DECL bool parse_url(std::string_view u, url_parts& out) {
+  out = url_parts{};
+  auto colon = u.find("://");
+  if (colon == std::string_view::npos) return false;
+  std::string scheme(u.substr(0, colon));
+  for (auto& c : scheme) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme == "https" || scheme == "wss") out.tls = true;
+  else if (scheme != "http" && scheme != "ws") return false;
+  out.ws = scheme[0] == 'w';
+  u.remove_prefix(colon + 3);
+  auto end = u.find_first_of("/?#");
+  std::string_view auth = u.substr(0, end);
+  std::string_view rest = end == std::string_view::npos ? std::string_view() : u.substr(end);
+  if (auto at = auth.rfind('@'); at != std::string_view::npos) {
+    out.userinfo = std::string(auth.substr(0, at));
+    auth.remove_prefix(at + 1);
+  }
+  std::string_view port;
+  if (!auth.empty() && auth.front() == '[') {
+    auto close = auth.find(']');
+    if (close == std::string_view::npos) return false;
+    out.host = std::string(auth.substr(1, close - 1));
+    if (close + 1 < auth.size()) {
+      if (auth[close + 1] != ':') return false;
+      port = auth.substr(close + 2);
+    }
+  } else {
+    auto c = auth.find(':');
+    out.host = std::string(auth.substr(0, c));
+    if (c != std::string_view::npos) port = auth.substr(c + 1);
+  }
+  if (out.host.empty()) return false;
+  out.port = out.tls ? 443 : 80;
+  if (!port.empty()) {
+    unsigned p = 0;
+    auto r = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (r.ec != std::errc() || r.ptr != port.data() + port.size() || p == 0 || p > 65535) return false;
+    out.port = std::uint16_t(p);
+  }
+  if (auto h = rest.find('#'); h != std::string_view::npos) rest = rest.substr(0, h);
+  out.target = rest.empty() || rest.front() == '?' ? "/" + std::string(rest) : std::string(rest);
+  return true;
+}
+
+REMORA_DECL std::string authority(const url_parts& u) {
+  std::string a = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
+  if (u.port != (u.tls ? 443 : 80)) a += ":" + std::to_string(u.port);
+  return a;
 }
 
 REMORA_DECL target_status decode_target(std::string_view target, std::string& path,

@@ -7,7 +7,9 @@
 #include <remora/lua/httpc.hpp>
 #include <remora/lua/impl/ba_core.ipp>  // b64_encode, url_encode_to
 #include <remora/lua/impl/net_lib.ipp>  // the SharkSSL objects
+#include <remora/lua/impl/sock.ipp>  // ba.socket.http2sock makes socket objects
 #include <remora/net/stream.hpp>
+#include <remora/net/ws_codec.hpp>
 #include <remora/tls/session.hpp>
 
 #include <boost/asio/post.hpp>
@@ -24,7 +26,6 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include <charconv>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,56 +41,8 @@ namespace bhttp = boost::beast::http;
 
 inline constexpr const char* tname = "remora.httpc";
 
-struct url_parts {
-  bool tls = false;
-  std::string host;      // without brackets
-  std::uint16_t port = 0;
-  std::string target;    // "/path?query"
-  std::string userinfo;  // "user:pass" (basic authentication)
-};
-
-// http[s]://[user[:pass]@]host[:port][/path][?query]
-inline bool parse_url(std::string_view u, url_parts& out) {
-  auto colon = u.find("://");
-  if (colon == std::string_view::npos) return false;
-  std::string scheme(u.substr(0, colon));
-  for (auto& c : scheme) c = char(std::tolower(static_cast<unsigned char>(c)));
-  if (scheme == "https") out.tls = true;
-  else if (scheme != "http") return false;
-  u.remove_prefix(colon + 3);
-  auto end = u.find_first_of("/?#");
-  std::string_view auth = u.substr(0, end);
-  std::string_view rest = end == std::string_view::npos ? std::string_view() : u.substr(end);
-  if (auto at = auth.rfind('@'); at != std::string_view::npos) {
-    out.userinfo = std::string(auth.substr(0, at));
-    auth.remove_prefix(at + 1);
-  }
-  std::string_view port;
-  if (!auth.empty() && auth.front() == '[') {
-    auto close = auth.find(']');
-    if (close == std::string_view::npos) return false;
-    out.host = std::string(auth.substr(1, close - 1));
-    if (close + 1 < auth.size()) {
-      if (auth[close + 1] != ':') return false;
-      port = auth.substr(close + 2);
-    }
-  } else {
-    auto c = auth.find(':');
-    out.host = std::string(auth.substr(0, c));
-    if (c != std::string_view::npos) port = auth.substr(c + 1);
-  }
-  if (out.host.empty()) return false;
-  out.port = out.tls ? 443 : 80;
-  if (!port.empty()) {
-    unsigned p = 0;
-    auto r = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (r.ec != std::errc() || r.ptr != port.data() + port.size() || p == 0 || p > 65535) return false;
-    out.port = std::uint16_t(p);
-  }
-  if (auto h = rest.find('#'); h != std::string_view::npos) rest = rest.substr(0, h);
-  out.target = rest.empty() || rest.front() == '?' ? "/" + std::string(rest) : std::string(rest);
-  return true;
-}
+using http::parse_url;
+using http::url_parts;
 
 struct proxy_opts {
   std::string host;
@@ -110,6 +63,8 @@ struct state : std::enable_shared_from_this<state> {
 
   std::unique_ptr<net::stream> s;
   net::owned_ref io{s};
+  std::string ws_accept;   // a ws:// request: the Sec-WebSocket-Accept the server must send
+  bool upgraded = false;   // ... and it did (101): the connection waits for http2sock
   std::string conn_key;
   beast::flat_buffer buf;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
@@ -348,6 +303,20 @@ struct state : std::enable_shared_from_this<state> {
   // The body has ended: the connection stays for the next request when both sides agree.
   void finished() {
     ph = phase::done;
+    if (!ws_accept.empty()) {  // a WebSocket handshake: 101 with the right key, or nothing
+      bool ok = status == 101;
+      if (ok) {
+        ok = false;
+        for (auto& [k, v] : headers)
+          if (http::iequals(k, "Sec-WebSocket-Accept")) ok = v == ws_accept;
+        if (!ok) status = 0;  // a 101 without the key's answer: not a WebSocket
+      }
+      upgraded = ok;
+      parser.reset();
+      conn_key.clear();  // never reused for HTTP
+      if (!ok && status == 101) drop();
+      return;
+    }
     bool keep = persistent && parser && parser->keep_alive();
     if (!keep) drop();
     else parser.reset();
@@ -438,21 +407,6 @@ inline void read_proxy(lua_State* L, int t, proxy_opts& p) {
   if (!p.port) p.port = p.socks ? 1080 : 8080;
 }
 
-inline std::shared_ptr<void> shark_opt(lua_State* L, int t) {
-  std::shared_ptr<void> r;
-  if (lua_getfield(L, t, "shark") != LUA_TNIL) {
-#if REMORA_TLS_BOTAN
-    auto* u = check_object<sharkssl_ud>(L, -1, sharkssl_tname);
-    if (!u->client) luaL_error(L, "httpc: shark must be a client SharkSSL object");
-    r = u->client;
-#else
-    luaL_error(L, "httpc: this edition has no TLS");
-#endif
-  }
-  lua_pop(L, 1);
-  return r;
-}
-
 inline int create(lua_State* L) {
   host* h = get_host(L);
   if (!h || !h->net) return luaL_error(L, "httpc: no event loop (the HTTP client needs the server)");
@@ -460,7 +414,7 @@ inline int create(lua_State* L) {
   st->h = h;
   st->proxy = default_proxy();
   if (lua_istable(L, 1)) {
-    st->shark = shark_opt(L, 1);
+    st->shark = shark_opt(L, 1, "httpc");
     lua_getfield(L, 1, "trusted");
     st->trusted = lua_toboolean(L, -1);
     lua_pop(L, 1);
@@ -528,11 +482,10 @@ inline int request(lua_State* L) {
   bool trusted = st.trusted;
   if (lua_getfield(L, 2, "trusted") != LUA_TNIL) trusted = lua_toboolean(L, -1);
   lua_pop(L, 1);
-  if (auto sh = shark_opt(L, 2)) st.shark = sh;
+  if (auto sh = shark_opt(L, 2, "httpc")) st.shark = sh;
 
   // the request head
-  std::string hosthdr = (u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host);
-  if (u.port != (u.tls ? 443 : 80)) hosthdr += ":" + std::to_string(u.port);
+  std::string hosthdr = http::authority(u);
   bool absolute = !st.proxy.host.empty() && !st.proxy.socks && !u.tls && !st.proxy.con;
   std::string head = method + " " + (absolute ? (std::string("http://") + hosthdr + u.target) : u.target) + " HTTP/1.1\r\n";
   std::vector<std::pair<std::string, std::string>> given;
@@ -568,6 +521,13 @@ inline int request(lua_State* L) {
   if (!has("Host")) head += "Host: " + hosthdr + "\r\n";
   if (!has("User-Agent")) head += "User-Agent: Remora\r\n";
   if (!has("Accept")) head += "Accept: */*\r\n";
+  std::string ws_accept;
+  if (u.ws) {  // RFC 6455 4.1: the opening handshake
+    if (method != "GET") return fail(L, "invalidparam");
+    std::string key = net::ws_codec::new_key();
+    ws_accept = net::ws_codec::accept_key(key);
+    head += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + "\r\n";
+  }
   if (!u.userinfo.empty() && !has("Authorization")) {
     std::string ui;
     http::percent_decode(u.userinfo, ui);
@@ -585,6 +545,8 @@ inline int request(lua_State* L) {
   auto self = st.shared_from_this();
   self->url = url;
   self->head_req = method == "HEAD";
+  self->ws_accept = ws_accept;
+  self->upgraded = false;
   return await(L, [self, u, key, head, with_body, chunked, size, trusted](completion done) {
     auto go = [self, u, key, head, with_body, chunked, size, trusted, done]() {
       auto sent = [self, with_body, chunked, size, done](std::string e) {
@@ -595,7 +557,10 @@ inline int request(lua_State* L) {
           self->left_out = size;
           return done(ok_or(""));
         }
-        self->read_head([done](std::string e2) { done(ok_or(e2)); });
+        self->read_head([self, done](std::string e2) {
+          if (e2.empty() && !self->ws_accept.empty() && self->status == 0) e2 = "invalidresponse";
+          done(ok_or(e2));
+        });
       };
       auto write_head = [self, head, sent, trusted, u](std::string e) {
         if (!e.empty()) return sent(e);
@@ -621,6 +586,29 @@ inline int request(lua_State* L) {
     };
     asio::post(self->ex(), go);
   });
+}
+
+// ba.socket.http2sock(client): the WebSocket a ws:// request opened, or the client's plain
+// connection (a tunnel through a proxy) as a TCP socket.
+inline int http2sock(lua_State* L) {
+  auto& st = *check_object<ud>(L, 1, tname)->st;
+  using kind = sock_state::kind;
+  bool ws = st.upgraded;
+  if (!st.ws_accept.empty() && !ws) return fail(L, "invalidparam");  // the handshake failed
+  if (st.s && st.s->is_open() && !st.parser && st.ph != state::phase::body) {
+    auto sock = std::make_shared<sock_state>(st.h, ws ? kind::ws : kind::tcp);
+    if (ws) sock->ws.emplace(false, sock->maxsize.load());
+    st.upgraded = false;
+    st.ws_accept.clear();
+    auto d = st.buf.data();
+    st.s->prefix.append(static_cast<const char*>(d.data()), d.size());
+    st.buf.clear();
+    st.conn_key.clear();
+    sock->attach_stream(std::move(st.s));
+    push_sock(L, std::move(sock));
+    return 1;
+  }
+  return fail(L, "invalidparam");
 }
 
 inline int write(lua_State* L) {
@@ -935,6 +923,11 @@ REMORA_DECL void open_httpc(lua_State* L) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, detail::hc::open);
   lua_setfield(L, -2, "httpc");
+  lua_pop(L, 1);
+  if (lua_getfield(L, -1, "socket") == LUA_TTABLE) {
+    lua_pushcfunction(L, detail::hc::http2sock);
+    lua_setfield(L, -2, "http2sock");
+  }
   lua_pop(L, 1);
 }
 }  // namespace remora::lua

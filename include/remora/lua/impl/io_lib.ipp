@@ -1,6 +1,7 @@
 #pragma once
 #include <remora/lua/bind.hpp>
 #include <remora/lua/io_lib.hpp>
+#include <remora/vfs/net_io.hpp>
 #include <remora/vfs/zip_io.hpp>
 
 #include <cstdio>
@@ -266,10 +267,21 @@ inline int ba_openio(lua_State* L) {
   return 1;
 }
 
+// ba.mkio(io, path), and ba.mkio(url): a net IO rooted at an http(s) URL (made from the
+// "net" IO, so with its settings).
 inline int ba_mkio(lua_State* L) {
-  auto base = check_io(L, 1);
   std::string err;
-  auto io = make_io(base, luaL_checkstring(L, 2), err);
+  std::shared_ptr<vfs::io> io;
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    std::string_view url = lua_tostring(L, 1);
+    auto& reg = registry_of(L);
+    auto net = reg.named.count("net") ? reg.named["net"] : nullptr;
+    if (!net || url.find("://") == std::string_view::npos)
+      return luaL_argerror(L, 1, "an IO or an http(s) URL expected");
+    io = make_io(net, url, err);
+  } else {
+    io = make_io(check_io(L, 1), luaL_checkstring(L, 2), err);
+  }
   if (!io) return fail(L, err.c_str());
   push_io(L, io);
   return 1;
@@ -300,6 +312,7 @@ REMORA_DECL std::shared_ptr<vfs::io> check_io(lua_State* L, int idx) {
 
 REMORA_DECL std::shared_ptr<vfs::io> make_io(const std::shared_ptr<vfs::io>& base, std::string_view path,
                                              std::string& err) {
+  if (auto* net = dynamic_cast<vfs::net_io*>(base.get())) return net->sub(path, err);
   vfs::file_info info;
   if (!base->stat(path, info, err)) return nullptr;
   if (info.is_dir) {
@@ -384,13 +397,15 @@ REMORA_DECL void open_io_lib(lua_State* L, io_registry& reg) {
   lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
   define_class<detail::file_ud>(L, file_tname, file_methods);
+  if (!reg.named.count("net")) reg.named["net"] = std::make_shared<vfs::net_io>();  // URLs as names
   lua_pushlightuserdata(L, &reg);
   lua_pushcclosure(L, detail::ba_openio, 1);
   lua_setfield(L, -2, "openio");
   lua_pushlightuserdata(L, &reg);
   lua_pushcclosure(L, detail::ba_io, 1);
   lua_setfield(L, -2, "io");
-  lua_pushcfunction(L, detail::ba_mkio);
+  lua_pushlightuserdata(L, &reg);
+  lua_pushcclosure(L, detail::ba_mkio, 1);
   lua_setfield(L, -2, "mkio");
 }
 

@@ -3,6 +3,8 @@
 #include <remora/lua/host.hpp>
 #include <remora/lua/io_lib.hpp>
 #include <remora/lua/net_lib.hpp>
+#include <remora/lua/impl/ba_core.ipp>  // b64_encode
+#include <remora/vfs/net_io.hpp>
 #if REMORA_TLS_BOTAN
 #  include <remora/tls/session.hpp>
 #endif
@@ -341,6 +343,53 @@ inline int selfsignedcert(lua_State* L) {
 }
 #endif
 
+// The client SharkSSL object of option `shark` in the table at `t` (nullptr when absent); a
+// server one, or any in an edition without TLS, raises an error naming `who`.
+inline std::shared_ptr<void> shark_opt(lua_State* L, int t, const char* who) {
+  std::shared_ptr<void> r;
+  if (lua_getfield(L, t, "shark") != LUA_TNIL) {
+#if REMORA_TLS_BOTAN
+    auto* u = check_object<sharkssl_ud>(L, -1, sharkssl_tname);
+    if (!u->client) luaL_error(L, "%s: shark must be a client SharkSSL object", who);
+    r = u->client;
+#else
+    luaL_error(L, "%s: this edition has no TLS", who);
+#endif
+  }
+  lua_pop(L, 1);
+  return r;
+}
+
+// io:netconf{shark=, timeout=ms, trusted=bool, user=, password=}: a net IO's settings (the
+// others are kept). trusted=false accepts a server certificate that is not trusted.
+inline int io_netconf(lua_State* L) {
+  auto io = check_io(L, 1);
+  auto* net = dynamic_cast<vfs::net_io*>(io.get());
+  if (!net) return fail(L, "notsupported");
+  luaL_checktype(L, 2, LUA_TTABLE);
+  auto o = net->options();
+  if (auto sh = shark_opt(L, 2, "netconf")) o.tls = sh;
+  if (lua_getfield(L, 2, "timeout") != LUA_TNIL) {
+    lua_Integer ms = luaL_checkinteger(L, -1);
+    if (ms < 1 || ms > 3600000) luaL_error(L, "netconf: timeout must be 1 to 3600000 ms");
+    o.timeout_ms = unsigned(ms);
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, 2, "trusted") != LUA_TNIL) o.require_trust = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (lua_getfield(L, 2, "user") == LUA_TSTRING) {
+    std::string cred = lua_tostring(L, -1);
+    lua_getfield(L, 2, "password");
+    cred.append(":").append(luaL_optstring(L, -1, ""));
+    lua_pop(L, 1);
+    o.authorization = "Basic " + b64_encode(cred, false);
+  }
+  lua_pop(L, 1);
+  net->configure(std::move(o));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 inline void set_create(lua_State* L, const char* name, lua_CFunction f) {
   luaL_getsubtable(L, -1, "create");  // ba.create, made by whichever library comes first
   lua_pushcfunction(L, f);
@@ -358,6 +407,14 @@ REMORA_DECL void open_net_lib(lua_State* L) {
       {nullptr, nullptr}};
   define_class<servcon_ud>(L, servcon_tname, servcon_methods);
   set_create(L, "servcon", create_servcon);
+  if (luaL_getmetatable(L, io_tname) == LUA_TTABLE) {  // the IO objects of io_lib get netconf
+    if (lua_getfield(L, -1, "__index") == LUA_TTABLE) {
+      lua_pushcfunction(L, io_netconf);
+      lua_setfield(L, -2, "netconf");
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
 #if REMORA_TLS_BOTAN
   static const luaL_Reg cert_methods[] = {
       {"name", sharkcert_name}, {"hosts", sharkcert_hosts}, {"notafter", sharkcert_notafter}, {nullptr, nullptr}};

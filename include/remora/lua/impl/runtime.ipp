@@ -10,6 +10,9 @@
 #include <remora/lua/timer_lib.hpp>
 #include <remora/lua/thread_lib.hpp>
 #include <remora/lua/socket_lib.hpp>
+#include <remora/lua/pipe_lib.hpp>
+#include <remora/lua/mime_lib.hpp>
+#include <remora/lua/sockcompat.hpp>
 #include <remora/lua/httpc.hpp>
 #include <remora/lua/lpeg.hpp>
 #include <remora/lua/sqlite.hpp>
@@ -246,6 +249,7 @@ REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info
   open_timer_lib(L);
   open_thread_lib(L);
   open_socket_lib(L);
+  open_pipe_lib(L);
   open_httpc(L);
   open_crypto_lib(L);
   lua_pushcfunction(L, detail::lua_parselsp);
@@ -294,6 +298,8 @@ REMORA_DECL void open_runtime(lua_State* L, io_registry& reg, const runtime_info
   detail::add_vm_searcher(L, reg);
   open_lpeg(L);    // require"lpeg"
   open_sqlite(L);  // require"luasql.sqlite", the global luasql
+  open_mime(L);    // the global mime, require"mime.core"
+  open_sockcompat(L);  // the global sockcompat (socket/core.lua builds `socket` on it)
 
   lua_pushcfunction(L, detail::lua_print);
   lua_setglobal(L, "print");

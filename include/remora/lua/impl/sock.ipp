@@ -12,7 +12,7 @@
 #include <remora/lua/bind.hpp>
 #include <remora/lua/host.hpp>
 #include <remora/net/stream.hpp>
-#include <remora/net/websocket.hpp>
+#include <remora/net/ws_codec.hpp>
 #include <remora/tls/session.hpp>
 
 #include <boost/asio/post.hpp>
@@ -24,11 +24,12 @@
 
 #include <atomic>
 #include <cstdio>
-#include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace remora::lua::detail {
@@ -44,7 +45,7 @@ inline pusher fail_with(std::string err) {
 struct cosocket;
 
 struct sock_state : std::enable_shared_from_this<sock_state> {
-  enum class kind { tcp, ws, listener };
+  enum class kind { tcp, ws, listener, udp };
   sock_state(host* hh, kind kk) : h(hh), k(kk) {}
 
   host* h;
@@ -57,21 +58,39 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
   net::executor ex;
 
   std::unique_ptr<net::stream> s;       // tcp
-  std::unique_ptr<net::websocket> ws;   // ws (owns its stream)
+  std::optional<net::ws_codec> ws;      // ws: the framing (the stream is `s`)
+  std::string pending_in;               // ws: bytes received and not yet fed (rare)
   std::unique_ptr<net::acceptor> acc;   // listener
+  std::unique_ptr<net::datagram> dg;    // udp
 
   // Executor side.
   struct slot {
     bool busy = false;
-    std::deque<pusher> ready;   // results nobody waited for (a read that timed out)
+    std::vector<pusher> ready;  // results nobody waited for (a read that timed out); rare
     completion waiter;
     std::unique_ptr<asio::steady_timer> timer;
     unsigned seq = 0;
   } rd;
   std::string rbuf;
-  std::deque<std::pair<std::string, bool>> wq;
-  bool writing = false, closing = false;
+  struct out_item {
+    std::string data;
+    bool text = false;
+    std::string ip;  // udp: the receiver (empty: the connected peer)
+    std::uint16_t port = 0;
+  };
+  // The write queue: `current` is being written; `wq` from `wq_head` on waits (a vector, not a
+  // deque: an idle socket keeps no allocation).
+  out_item current;
+  std::vector<out_item> wq;
+  std::size_t wq_head = 0;
+  bool wq_empty() const noexcept { return wq_head == wq.size(); }
+  bool writing = false, closing = false, close_sent = false;
+  std::atomic<bool> ws_done{false};  // the WebSocket's closing handshake began (or it failed): reads end
   std::vector<completion> space_waiters;
+  // Runs once the write queue is empty (sock2req, the closing handshake). It may use `this`
+  // but must not own it: it is called from pump(), while the socket is alive, and a socket
+  // that never drains (a peer that stopped reading) is then freed with its last operation.
+  std::function<void()> on_drained;
   std::string error;                  // why it failed ("socketclosed", ...)
 
   // Read by Lua without the executor.
@@ -81,8 +100,9 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
   std::atomic<bool> failed{false};    // by the peer or an error
   std::atomic<std::size_t> maxsize{1 << 20};
   cosocket* owner = nullptr;          // VM lock: the cosocket this socket belongs to
+  bool disabled = false;              // VM lock: its cosocket waits in disable()
 
-  net::stream* stream() noexcept { return ws ? &ws->next() : s.get(); }
+  net::stream* stream() noexcept { return s.get(); }
 
   // Runs `fn` on the executor (queued until attached).
   void run(std::function<void()> fn) {
@@ -127,11 +147,11 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
   void read(unsigned ms, completion done) {
     if (!rd.ready.empty()) {
       auto p = std::move(rd.ready.front());
-      rd.ready.pop_front();
+      rd.ready.erase(rd.ready.begin());
       return done(std::move(p));
     }
     if (closed) return done(fail_with("socketclosed"));
-    if (failed && !rd.busy) return done(fail_with(error));
+    if ((failed || ws_done) && !rd.busy) return done(fail_with(error));
     if (rd.waiter) return done(fail_with("incorrectuse"));  // one reader at a time
     rd.waiter = std::move(done);
     unsigned seq = ++rd.seq;
@@ -149,35 +169,53 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
   }
 
   void start_read();
+  void ws_next();
+  void ws_feed(std::string_view data);
+  void ws_failed(const char* why);
+  void ws_closing(std::uint16_t code, const char* why);
 
   // ---- writes ----------------------------------------------------------------------------
-  void enqueue(std::string data, bool text) {
-    if (failed || closing) {
+  // Bytes to send as they are (WebSocket frames the socket makes itself: pongs, closes).
+  void enqueue_raw(std::string frame) {
+    queued += frame.size();
+    if (failed) {
+      queued -= frame.size();
+      return;
+    }
+    wq.push_back(out_item{std::move(frame), false, {}, 0});
+    pump();
+  }
+  void enqueue(std::string data, bool text, std::string ip = {}, std::uint16_t port = 0) {
+    if (failed || closing || close_sent) {  // nothing after a WebSocket's close frame
       queued -= data.size();
       return;
     }
-    wq.emplace_back(std::move(data), text);
+    wq.push_back(out_item{std::move(data), text, std::move(ip), port});
     pump();
   }
   void pump() {
     if (writing || failed) return;
-    if (wq.empty()) {
-      if (closing) finish_close();
+    if (wq_empty()) {
+      wq.clear();
+      wq.shrink_to_fit();
+      wq_head = 0;
+      if (on_drained) std::exchange(on_drained, nullptr)();
+      else if (closing) finish_close();
       return;
     }
     writing = true;
-    auto& front = wq.front();
+    current = std::move(wq[wq_head++]);
+    auto& front = current;
     auto cb = [self = shared_from_this()](net::error_code ec) { self->wrote(ec); };
-    if (ws) return ws->async_write(front.first, front.second, std::move(cb));
-    asio::async_write(stream_ref_, asio::buffer(front.first), [cb = std::move(cb)](net::error_code ec, std::size_t) { cb(ec); });
+    if (dg) return dg->async_send(asio::buffer(front.data), front.ip, front.port, std::move(cb));
+    asio::async_write(stream_ref_, asio::buffer(front.data), [cb = std::move(cb)](net::error_code ec, std::size_t) { cb(ec); });
   }
   void wrote(net::error_code ec) {
     writing = false;
-    if (!wq.empty()) {
-      queued -= wq.front().first.size();
-      wq.pop_front();
-    }
-    if (ec) fail(ws ? net::websocket::error_name(ec) : "socketwritefailed");
+    queued -= current.data.size();
+    current = out_item();
+    if (ec && dg) ec = {};  // a datagram that could not go (no receiver): UDP loses it
+    if (ec) fail("socketwritefailed");
     wake_writers();
     pump();
   }
@@ -194,10 +232,11 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
     if (!failed) error = why;
     failed = true;
     std::size_t dropped = 0;
-    for (std::size_t i = writing ? 1 : 0; i < wq.size(); ++i) dropped += wq[i].first.size();
-    if (writing && wq.size() > 1) wq.erase(wq.begin() + 1, wq.end());
-    else if (!writing) wq.clear();
+    for (std::size_t i = wq_head; i < wq.size(); ++i) dropped += wq[i].data.size();
+    wq.clear();
+    wq_head = 0;
     queued -= dropped;
+    on_drained = nullptr;  // it holds this socket: no cycle once nothing more can be sent
     if (rd.waiter && !rd.busy) deliver(fail_with(error));
     wake_writers();
   }
@@ -210,18 +249,40 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
       acc->close();
       return;
     }
-    if (!writing && wq.empty()) return finish_close();
+    if (!writing && wq_empty()) return finish_close();
     auto t = std::make_shared<asio::steady_timer>(ex, std::chrono::seconds(5));
     t->async_wait([t, self = shared_from_this()](net::error_code) { self->hard_close(); });
   }
   void finish_close() {
-    if (ws && ws->is_open() && !failed) {
-      failed = true;
-      error = "socketclosed";
-      ws->async_close(1000, "", [self = shared_from_this()](net::error_code) { self->hard_close(); });
+    if (ws && !failed && !close_sent) {  // the closing handshake: our close frame, then theirs
+      close_sent = true;
+      enqueue_raw(ws->close_frame(1000));
+      on_drained = [this] { linger(); };
       return;
     }
     hard_close();
+  }
+  // After our close frame: stop sending and wait (2 s at most) for the peer to close.
+  void linger() {
+    failed = true;
+    if (error.empty()) error = "socketclosed";
+    if (!s) return hard_close();
+    s->shutdown_send();
+    auto t = std::make_shared<asio::steady_timer>(ex, std::chrono::seconds(2));
+    t->async_wait([t, self = shared_from_this()](net::error_code) { self->hard_close(); });
+    drain(t);
+  }
+  void drain(std::shared_ptr<asio::steady_timer> t) {
+    s->async_wait_readable([self = shared_from_this(), t](net::error_code ec) {
+      char buf[512];
+      net::error_code rec;
+      std::size_t n = ec ? 0 : self->s->try_read(buf, sizeof buf, rec);
+      if (ec || (rec && rec != asio::error::would_block) || (!rec && n == 0)) {
+        t->cancel();  // the peer has closed: close now
+        return;
+      }
+      self->drain(t);
+    });
   }
   void hard_close() {
     if (!failed) error = "socketclosed";
@@ -231,6 +292,7 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
       st->close();
     }
     if (acc) acc->close();
+    if (dg) dg->close();
   }
 
   net::owned_ref stream_ref_{s};  // for asio::async_write on a TCP socket
@@ -275,20 +337,24 @@ inline void sock_state::start_read() {
     });
     return;
   }
-  if (ws) {
-    ws->read_message_max(maxsize);
-    ws->async_read(rbuf, [self](net::error_code ec, bool text) {
+  if (ws) return ws_next();
+  if (dg) {  // UDP: a datagram and its sender
+    rbuf.resize(65536);
+    dg->async_receive(asio::buffer(rbuf), [self](net::error_code ec, std::size_t n, net::endpoint_info from) {
       self->rd.busy = false;
       if (ec) {
-        self->fail(net::websocket::error_name(ec));
+        self->rbuf = std::string();
+        self->fail("socketclosed");
         return self->deliver(fail_with(self->error));
       }
-      auto data = std::make_shared<std::string>(std::move(self->rbuf));
-      self->rbuf.clear();
-      self->deliver([data, text](lua_State* L) {
+      auto data = std::make_shared<std::string>(self->rbuf.data(), n);
+      self->rbuf = std::string();
+      auto who = std::make_shared<net::endpoint_info>(std::move(from));
+      self->deliver([data, who](lua_State* L) {
         lua_pushlstring(L, data->data(), data->size());
-        lua_pushboolean(L, text);
-        return 2;
+        lua_pushstring(L, who->ip.c_str());
+        lua_pushinteger(L, who->port);
+        return 3;
       });
     });
     return;
@@ -316,6 +382,89 @@ inline void sock_state::start_read() {
       });
     });
   });
+}
+
+// ---- WebSocket reads ----------------------------------------------------------------------
+// rd.busy is set. Bytes left from an earlier read are fed first; then the socket is read once
+// it has data (an idle WebSocket waits holding no buffer).
+inline void sock_state::ws_next() {
+  if (!pending_in.empty()) {
+    std::string data = std::move(pending_in);
+    pending_in.clear();
+    return ws_feed(data);
+  }
+  auto self = shared_from_this();
+  s->async_wait_readable([self](net::error_code ec) {
+    if (ec) return self->ws_failed("socketclosed");
+    thread_local std::string scratch(64 * 1024, '\0');
+    net::error_code rec;
+    std::size_t n = self->s->try_read(scratch.data(), scratch.size(), rec);
+    if (rec == asio::error::operation_not_supported) {  // TLS: decrypted into a buffer of ours
+      auto buf = std::make_shared<std::string>(16 * 1024, '\0');
+      return self->s->async_read_some(asio::buffer(*buf), [self, buf](net::error_code ec2, std::size_t got) {
+        if (ec2 || got == 0) return self->ws_failed(ec2 == asio::error::eof || !ec2 ? "socketclosed" : "socketreadfailed");
+        self->ws_feed(std::string_view(buf->data(), got));
+      });
+    }
+    if (rec == asio::error::would_block) return self->ws_next();
+    if (rec || n == 0) return self->ws_failed("socketclosed");
+    self->ws_feed(std::string_view(scratch.data(), n));
+  });
+}
+
+// The closing handshake: our close frame goes after what is queued, then the connection ends;
+// the reader (now and later) gets `why`.
+inline void sock_state::ws_closing(std::uint16_t code, const char* why) {
+  ws_done = true;
+  if (error.empty()) error = why;
+  rd.busy = false;
+  if (!close_sent) {
+    close_sent = true;
+    enqueue_raw(ws->close_frame(code));
+  }
+  on_drained = [this] { linger(); };
+  pump();
+  deliver(fail_with(error));
+}
+
+inline void sock_state::ws_failed(const char* why) {
+  rd.busy = false;
+  fail(why);
+  deliver(fail_with(error));
+}
+
+// Feeds received bytes; answers control frames; delivers one message (what follows it waits
+// in pending_in for the next read).
+inline void sock_state::ws_feed(std::string_view data) {
+  ws->max_message(maxsize);
+  for (;;) {
+    auto ev = ws->feed(data);
+    using E = net::ws_codec::event;
+    switch (ev.what) {
+      case E::none:
+        return ws_next();  // everything fed: read more
+      case E::ping:
+        enqueue_raw(ws->frame(net::ws_codec::pong, ev.data));
+        continue;
+      case E::pong:
+        continue;
+      case E::message: {
+        pending_in.assign(data.data(), data.size());
+        rd.busy = false;
+        auto msg = std::make_shared<std::string>(std::move(ev.data));
+        bool text = ev.text;
+        return deliver([msg, text](lua_State* L) {
+          lua_pushlstring(L, msg->data(), msg->size());
+          lua_pushboolean(L, text);
+          return 2;
+        });
+      }
+      case E::close:  // answer with the same code, then close
+        return ws_closing(ev.code == 1005 ? 1000 : ev.code, "socketclosed");
+      case E::error:
+        return ws_closing(ev.code, ev.code == 1009 ? "toomuchdata" : "socketclosed");
+    }
+  }
 }
 
 inline pusher socket_of(host* h, std::unique_ptr<net::stream> s) {
@@ -481,7 +630,7 @@ inline int sock_write(lua_State* L) {
   std::string data;
   if (st.k == sock_state::kind::ws) {
     text = lua_toboolean(L, 3);
-    data.assign(p, len);
+    data = st.ws->frame(text ? net::ws_codec::text : net::ws_codec::binary, std::string_view(p, len));
   } else {  // write(data [, i [, j]]) as string.sub
     lua_Integer i = luaL_optinteger(L, 3, 1), j = luaL_optinteger(L, 4, lua_Integer(len));
     if (i < 0) i = std::max<lua_Integer>(lua_Integer(len) + i + 1, 1);
@@ -561,13 +710,14 @@ inline int sock_disable(lua_State* L) {
   auto& st = check_sock(L);
   cosocket* cs = current_cosocket();
   if (!cs || cs->co != L || st.owner != cs || !lua_isyieldable(L)) return luaL_error(L, "disable: only the socket's own cosocket may call it");
+  st.disabled = true;
   return await(L, [](completion) {});  // enable() wakes it with its values
 }
 
 inline int sock_enable(lua_State* L) {
   auto& st = check_sock(L);
   cosocket* cs = st.owner;
-  if (!cs || !cs->waiting || cs->results) {
+  if (!cs || !st.disabled || !cs->waiting || cs->results) {
     lua_pushboolean(L, 0);
     return 1;
   }
@@ -578,6 +728,7 @@ inline int sock_enable(lua_State* L) {
     lua_rawseti(L, -2, i);
   }
   int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  st.disabled = false;
   cs->results = [ref, n](lua_State* L2) {
     lua_rawgeti(L2, LUA_REGISTRYINDEX, ref);
     for (int i = 1; i <= n; ++i) lua_rawgeti(L2, -i, i);
@@ -601,6 +752,7 @@ inline bool endpoint_of(sock_state& st, bool peer, net::endpoint_info& e) {
   std::lock_guard lock(st.m);
   if (!st.attached) return false;
   if (st.acc) return !peer && st.acc->endpoint(e);
+  if (st.dg) return st.dg->endpoint(peer, e);
   auto* s = st.stream();
   return s && s->endpoint(peer, e);
 }
@@ -620,8 +772,8 @@ inline int sock_state_fn(lua_State* L) {
   auto& st = check_sock(L);
   const char* s = "connected";
   bool con = true;
-  if (st.closed || st.failed) s = "terminated", con = false;
-  else if (st.owner && st.owner->waiting && !st.owner->results && st.owner->co) s = "connected";
+  if (st.closed || st.failed || st.ws_done) s = "terminated", con = false;
+  else if (st.disabled) s = "disabled";
   lua_pushstring(L, s);
   lua_pushboolean(L, con);
   return 2;
@@ -669,7 +821,7 @@ inline int sock_ping(lua_State* L) {
   std::string payload = luaL_optstring(L, 2, "");
   auto self = st.shared_from_this();
   self->run([self, payload] {
-    if (self->ws && !self->failed) self->ws->async_ping(payload, [](net::error_code) {});
+    if (self->ws && !self->failed && !self->close_sent) self->enqueue_raw(self->ws->frame(net::ws_codec::ping, payload.substr(0, 125)));
   });
   lua_pushboolean(L, 1);
   return 1;
@@ -688,7 +840,38 @@ inline int sock_setoption(lua_State* L) {
     lua_pushboolean(L, 1);
     return 1;
   }
+  if (opt == "broadcast") {
+    bool on = lua_toboolean(L, 3);
+    auto self = st.shared_from_this();
+    self->run([self, on] {
+      if (self->dg) self->dg->set_broadcast(on);
+    });
+    lua_pushboolean(L, 1);
+    return 1;
+  }
   return fail(L, "invalidparam");
+}
+
+// sendto(data, ip, port): a datagram to anyone (UDP).
+inline int sock_sendto(lua_State* L) {
+  auto& st = check_sock(L);
+  if (st.k != sock_state::kind::udp) return luaL_error(L, "sendto: not a UDP socket");
+  std::size_t n;
+  const char* p = luaL_checklstring(L, 2, &n);
+  std::string ip = luaL_checkstring(L, 3);
+  lua_Integer port = luaL_checkinteger(L, 4);
+  luaL_argcheck(L, port > 0 && port < 65536, 4, "port out of range");
+  if (st.closed || st.failed) return fail(L, "socketclosed");
+  if (st.queued > st.queue_limit) {
+    lua_pushboolean(L, 0);
+    lua_pushinteger(L, lua_Integer(st.queued.load()));
+    return 2;
+  }
+  st.queued += n;
+  auto self = st.shared_from_this();
+  self->run([self, d = std::string(p, n), ip, port]() mutable { self->enqueue(std::move(d), false, ip, std::uint16_t(port)); });
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 inline const tls::peer_info* tls_of([[maybe_unused]] sock_state& st) {
@@ -739,7 +922,8 @@ inline int sock_certificate(lua_State* L) {
 
 inline int sock_tostring(lua_State* L) {
   auto& st = check_sock(L);
-  lua_pushfstring(L, "%s: %p", st.k == sock_state::kind::ws ? "WebSocket" : (st.k == sock_state::kind::listener ? "TCP server" : "TCP"),
+  static const char* names[] = {"TCP", "WebSocket", "TCP server", "UDP"};
+  lua_pushfstring(L, "%s: %p", names[int(st.k)],
                   static_cast<void*>(&st));
   return 1;
 }
@@ -765,17 +949,25 @@ inline int ba_req2sock(lua_State* L) {
   auto st = std::make_shared<sock_state>(&h, is_ws ? sock_state::kind::ws : sock_state::kind::tcp);
   std::function<void(std::unique_ptr<net::stream>)> attach;
   if (is_ws) {
-    std::vector<std::pair<std::string, std::string>> fields;
-    for (auto& f : req->headers) fields.emplace_back(std::string(f.name), std::string(f.value));
-    attach = [st, method = std::string(req->method), target = std::string(req->target), fields = std::move(fields),
-              subprotocol](std::unique_ptr<net::stream> s) {
+    // RFC 6455 4.2.1: a GET with version 13 and a key of 16 bytes in base64
+    std::string_view key = req->header("Sec-WebSocket-Key");
+    if (req->method != "GET" || req->header("Sec-WebSocket-Version") != "13" || key.size() != 24 || key.substr(22) != "==")
+      return fail(L, "invalidparam");
+    std::string answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         "Sec-WebSocket-Accept: " + net::ws_codec::accept_key(key) + "\r\n";
+    if (!subprotocol.empty()) {
+      for (char c : subprotocol)
+        if (c == '\r' || c == '\n') return luaL_argerror(L, 2, "a subprotocol name without line breaks expected");
+      answer += "Sec-WebSocket-Protocol: " + subprotocol + "\r\n";
+    }
+    answer += "\r\n";
+    st->ws.emplace(true, st->maxsize.load());
+    attach = [st, answer = std::move(answer)](std::unique_ptr<net::stream> s) {
       if (!s) return st->attach_failed(st->h->net->pick_executor());
       st->ex = s->get_executor();
-      st->ws = std::make_unique<net::websocket>(std::move(s), true);
-      st->ws->async_accept(method, target, fields, subprotocol, [st](net::error_code ec) {
-        if (ec) st->fail("socketclosed");
-        st->ready();
-      });
+      st->s = std::move(s);
+      st->enqueue_raw(answer);  // the 101 goes first
+      st->ready();
     };
   } else {
     attach = [st](std::unique_ptr<net::stream> s) {
@@ -783,6 +975,20 @@ inline int ba_req2sock(lua_State* L) {
       st->attach_stream(std::move(s));
     };
   }
+  // The queued work of a socket whose connection never comes (the server stops first) holds
+  // the socket: it goes with the hand-over function.
+  struct never_attached {
+    std::weak_ptr<sock_state> st;
+    ~never_attached() {
+      if (auto s = st.lock()) {
+        std::lock_guard lock(s->m);
+        if (!s->attached) s->pending.clear();
+      }
+    }
+  };
+  attach = [attach, guard = std::make_shared<never_attached>(never_attached{st})](std::unique_ptr<net::stream> s) {
+    attach(std::move(s));
+  };
   if (!lsp::take_over(L, 1, std::move(attach))) return fail(L, "incorrectuse");  // already answered
   push_sock(L, std::move(st));
   return 1;
@@ -908,6 +1114,106 @@ inline int ba_bind(lua_State* L) {
   return 1;
 }
 
+// upgrade(shark [, host]): TLS on a connected TCP client socket (STARTTLS); `host` is the
+// name the certificate must carry (default: the peer's address).
+inline int sock_upgrade(lua_State* L) {
+  auto& st = check_sock(L);
+#if REMORA_TLS_BOTAN
+  auto* u = check_object<sharkssl_ud>(L, 2, sharkssl_tname);
+  if (!u->client) return luaL_argerror(L, 2, "a client SharkSSL object expected");
+  if (st.k != sock_state::kind::tcp || st.closed || st.failed) return fail(L, "incorrectuse");
+  net::endpoint_info peer;
+  if (!endpoint_of(st, true, peer)) return fail(L, "notcon");
+  std::string name = luaL_optstring(L, 3, peer.ip.c_str());
+  auto client = u->client;
+  auto self = st.shared_from_this();
+  lua_settop(L, 1);
+  return await(L, [self, client, name, port = std::uint16_t(peer.port)](completion done) {
+    self->run([self, client, name, port, done] {
+      auto* s = self->s.get();
+      if (!s || self->rd.busy || self->writing || self->failed) return done(fail_with("incorrectuse"));
+      bool ok = s->start_tls(client->connect(name, port), [self, done](net::error_code ec) {
+        if (ec) {
+          self->fail("sslhandshake");
+          return done(fail_with("sslhandshake"));
+        }
+        done([](lua_State* L2) {
+          lua_pushvalue(L2, 1);
+          return 1;
+        });
+      });
+      if (!ok) done(fail_with("incorrectuse"));
+    });
+  });
+#else
+  (void)st;
+  return fail(L, "sslnotenabled");
+#endif
+}
+
+// sock2req(sock [, data]): gives a TCP socket back to the HTTP server, which reads a request
+// from it (`data`: bytes of it the Lua code already read).
+inline int ba_sock2req(lua_State* L) {
+  auto& st = check_sock(L);
+  host& h = net_host(L);
+  std::string data = luaL_optstring(L, 2, "");
+  if (st.k != sock_state::kind::tcp || st.closed || st.failed || st.owner) return fail(L, "incorrectuse");
+  st.closed = true;  // the Lua object lets go of it
+  auto self = st.shared_from_this();
+  auto* f = h.net.get();
+  self->run([self, f, data] {
+    auto* me = self.get();
+    self->on_drained = [me, f, data] {  // what Lua wrote goes out first
+      if (!me->s || me->rd.busy) return me->hard_close();
+      me->s->prefix.insert(0, data);
+      if (!f->serve(std::move(me->s))) me->fail("socketclosed");
+    };
+    self->pump();
+  });
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+// udpcon([localport] [, op]) or udpcon(host, port [, op]): op {intf=, ipv6=, port=}.
+inline int ba_udpcon(lua_State* L) {
+  host& h = net_host(L);
+  std::string peer, intf;
+  lua_Integer peer_port = 0, local_port = 0;
+  int opt = 0;
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    peer = lua_tostring(L, 1);
+    peer_port = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, peer_port > 0 && peer_port < 65536, 2, "port out of range");
+    opt = 3;
+  } else if (lua_isinteger(L, 1)) {
+    local_port = lua_tointeger(L, 1);
+    opt = 2;
+  } else {
+    opt = 1;
+  }
+  bool v6 = false;
+  if (lua_istable(L, opt)) {
+    if (lua_getfield(L, opt, "intf") == LUA_TSTRING) intf = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    if (lua_getfield(L, opt, "port") == LUA_TNUMBER) local_port = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, opt, "ipv6");
+    v6 = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  luaL_argcheck(L, local_port >= 0 && local_port < 65536, 1, "port out of range");
+  std::string err;
+  std::unique_ptr<net::datagram> d;
+  without_lock(&h, [&] { d = h.net->udp(intf, std::uint16_t(local_port), peer, std::uint16_t(peer_port), v6, err); });
+  if (!d) return fail(L, err.c_str());
+  auto st = std::make_shared<sock_state>(&h, sock_state::kind::udp);
+  st->ex = d->get_executor();
+  st->dg = std::move(d);
+  st->ready();
+  push_sock(L, std::move(st));
+  return 1;
+}
+
 inline void open_sockets(lua_State* L) {
   static const luaL_Reg methods[] = {
       {"read", sock_read},           {"write", sock_write},         {"close", sock_close},
@@ -916,7 +1222,8 @@ inline void open_sockets(lua_State* L) {
       {"state", sock_state_fn},      {"websocket", sock_websocket}, {"owner", sock_owner},
       {"queuelen", sock_queuelen},   {"maxsize", sock_maxsize},     {"ping", sock_ping},
       {"setoption", sock_setoption}, {"cipher", sock_cipher},       {"isresumed", sock_isresumed},
-      {"trusted", sock_trusted},     {"certificate", sock_certificate}, {nullptr, nullptr}};
+      {"trusted", sock_trusted},     {"certificate", sock_certificate}, {"sendto", sock_sendto},
+      {"upgrade", sock_upgrade},     {nullptr, nullptr}};
   if (luaL_newmetatable(L, sock_tname)) {
     lua_newtable(L);
     luaL_setfuncs(L, methods, 0);
@@ -930,7 +1237,8 @@ inline void open_sockets(lua_State* L) {
   }
   lua_pop(L, 1);
   static const luaL_Reg fns[] = {{"req2sock", ba_req2sock}, {"event", ba_event},   {"getsock", ba_getsock},
-                                 {"connect", ba_connect},   {"bind", ba_bind},     {nullptr, nullptr}};
+                                 {"connect", ba_connect},   {"bind", ba_bind},     {"udpcon", ba_udpcon},
+                                 {"sock2req", ba_sock2req}, {nullptr, nullptr}};
   luaL_setfuncs(L, fns, 0);  // into the ba.socket table at the top
 }
 

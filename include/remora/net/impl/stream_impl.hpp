@@ -8,6 +8,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -33,6 +37,9 @@ class stream_impl final : public stream {
   explicit stream_impl(S s) : s_(std::move(s)) {}
   ~stream_impl() override { close(); }
 
+  // The stream itself, for the server to serve HTTP on again (this is left closed).
+  S release() { return std::move(s_); }
+
   executor get_executor() override { return s_.get_executor(); }
 
   void async_read_some(boost::asio::mutable_buffer b, io_handler h) override {
@@ -53,6 +60,27 @@ class stream_impl final : public stream {
     }
     if (ready) return boost::asio::post(s_.get_executor(), [h = std::move(h)]() mutable { std::move(h)(error_code()); });
     s_.async_wait(S::wait_read, std::move(h));
+  }
+  std::size_t try_read(void* b, std::size_t n, error_code& ec) override {
+    ec = {};
+    if (!prefix.empty()) {
+      n = std::min(n, prefix.size());
+      std::memcpy(b, prefix.data(), n);
+      prefix.erase(0, n);
+      return n;
+    }
+    if constexpr (secure_capable) {
+      if (s_.is_secure()) {
+        ec = boost::asio::error::operation_not_supported;
+        return 0;
+      }
+    }
+    ssize_t got = ::recv(native_handle(), b, n, MSG_DONTWAIT);
+    if (got > 0) return std::size_t(got);
+    if (got == 0) ec = boost::asio::error::eof;
+    else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ec = boost::asio::error::would_block;
+    else ec = error_code(errno, boost::system::system_category());
+    return 0;
   }
   void shutdown_send() override {
     error_code ec;
