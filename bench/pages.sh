@@ -165,9 +165,7 @@ host="127.0.0.1"
 threads=1
 conncnt=1000
 EOF
-  if [[ ! -x $REMORA ]]; then
-    skip_server remora "no Remora binary at $REMORA (build it: ninja -C build/full)"
-  else
+  if have_remora; then
     start remora "$REMORA" -c "$tmp/remora.conf" "-l::$tmp/app"
   fi
 }

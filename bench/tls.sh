@@ -66,12 +66,8 @@ script=tls.sh
 # shellcheck source=bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 HS_CLIENTS=${HS_CLIENTS:-4}
-IDLE_WAIT=${IDLE_WAIT:-1200}
-IDLE_BUSY=${IDLE_BUSY:-10}
 CRYPTO_SPEED=${CRYPTO_SPEED:-1}
 [[ $HS_CLIENTS =~ ^[0-9]+$ && $HS_CLIENTS -ge 1 && $HS_CLIENTS -le 64 ]] || die "HS_CLIENTS must be 1..64"
-[[ $IDLE_WAIT =~ ^[0-9]+$ ]] || die "IDLE_WAIT must be an integer"
-[[ $IDLE_BUSY =~ ^[0-9]+$ ]] || die "IDLE_BUSY must be an integer"
 
 # --- packages and tools ------------------------------------------------------------------
 install_missing wrk nginx openssl curl
@@ -146,11 +142,7 @@ keyfile="$tmp/key.pem"
 threads=1
 conncnt=1000
 EOF
-remora_version=''
-if [[ ! -x $REMORA ]]; then
-  skip_server remora "no Remora binary at $REMORA (build it: ninja -C build/full)"
-else
-  remora_version=$("$REMORA" --version 2>&1 | tr '\n' ' ')
+if have_remora; then
   if [[ $remora_version != *tls=botan* ]]; then
     skip_server remora "$REMORA has no TLS ($remora_version); meson configure build/full -Dtls=botan && ninja -C build/full"
   else
@@ -251,45 +243,7 @@ if [[ -z ${skip[nginx]:-} ]]; then
   ((full > 0 && reused == 0)) || die "s_time -new is not making full handshakes ($full full, $reused resumed)"
 fi
 
-# --- idle machine ------------------------------------------------------------------------
-# Before each run: no compiler running and the machine nearly idle over 2 s (our servers are
-# idle between runs); poll every 15 s for up to IDLE_WAIT s, then measure anyway.
-compilers='cc1|cc1plus|cc1obj|clang|clang\+\+|clang-[0-9]+|rustc|ld|ld\.gold|ld\.lld|lld|mold'
-busy_pct() {  # -> % of all CPUs busy over 2 s
-  local a b
-  a=$(awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
-  sleep 2
-  b=$(awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
-  awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); u = y[1] - x[1]; i = y[2] - x[2]
-    printf "%.0f", (u + i) ? 100 * u / (u + i) : 0 }'
-}
-loaded_runs=0
-wait_idle() {
-  local waited=0 comps busy load
-  while :; do
-    comps=$(pgrep -cx "$compilers" || true)
-    busy=$(busy_pct)
-    load=$(cut -d' ' -f1 /proc/loadavg)
-    if ((comps == 0 && busy < IDLE_BUSY)); then
-      log "  idle: load $load, ${busy}% busy, no compiler"
-      return 0
-    fi
-    if ((waited >= IDLE_WAIT)); then
-      log "  NOT idle after ${waited}s: load $load, ${busy}% busy, $comps compiler process(es); measuring anyway"
-      loaded_runs=$((loaded_runs + 1))
-      return 0
-    fi
-    log "  busy: load $load, ${busy}% busy, $comps compiler process(es); waiting 15 s"
-    sleep 13
-    waited=$((waited + 15))
-  done
-}
-
 # --- measurements ------------------------------------------------------------------------
-cpu_pct() {  # cpu -> "busy total" jiffies of that CPU from /proc/stat
-  awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
-}
-now() { date +%s.%N; }
 # One run; sets M_N (handshakes or requests), M_RATE, M_CPU (µs of server CPU per op),
 # M_SRV (% of one core used by the server) and M_CLI (% busy of the client CPU); or M_ERR.
 measure() {  # name hs|ka seconds
