@@ -15,6 +15,7 @@
 #include <remora/net/ws_codec.hpp>
 #include <remora/tls/session.hpp>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -105,7 +106,17 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
   net::stream* stream() noexcept { return s.get(); }
 
   // Runs `fn` on the executor (queued until attached).
+  // Runs `fn` on the executor: right here when the caller is on it (a cosocket's Lua), else
+  // posted; queued until attached. `fn` must not run Lua (resuming a coroutine is later()'s).
   void run(std::function<void()> fn) {
+    std::unique_lock lock(m);
+    if (!attached) return pending.push_back(std::move(fn));
+    auto e = ex;
+    lock.unlock();
+    asio::dispatch(e, std::move(fn));
+  }
+  // Like run(), but always posted (never inside the caller).
+  void later(std::function<void()> fn) {
     std::unique_lock lock(m);
     if (!attached) return pending.push_back(std::move(fn));
     auto e = ex;
@@ -490,7 +501,7 @@ struct cosocket final : task, std::enable_shared_from_this<cosocket> {
 
   void wake() override {
     auto self = shared_from_this();
-    if (sock) sock->run([self] { self->resume(); });
+    if (sock) sock->later([self] { self->resume(); });
     else asio::post(ex, [self] { self->resume(); });
   }
 
