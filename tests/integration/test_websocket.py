@@ -430,6 +430,29 @@ class SecureWebSocketTest(SharedServerTestCase):
         run(go())
 
 
+class ExampleChatTest(ServerTestCase):
+    """The bundled example app's chat (examples/www/chat.lsp) works as its page says."""
+
+    def test_two_chatters(self):
+        www = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "www")
+        srv = self.start(apps=["-l::" + www])
+        self.assertEqual(srv.get("/chat.lsp").status, 400)
+        self.assertIn(b"chat.lsp", srv.get("/chat.html").body)
+        url = "ws://127.0.0.1:%d/chat.lsp" % srv.port
+
+        async def go():
+            async with websockets.connect(url) as a:
+                self.assertEqual(await a.recv(), "someone joined")
+                async with websockets.connect(url) as b:
+                    self.assertEqual(await a.recv(), "someone joined")
+                    self.assertEqual(await b.recv(), "someone joined")
+                    await a.send("hello from a")
+                    self.assertEqual(await b.recv(), "hello from a")
+                    self.assertEqual(await a.recv(), "hello from a")
+                self.assertEqual(await a.recv(), "someone left")
+        run(go())
+
+
 MINIMAL = os.environ.get("REMORA_MINIMAL", "")
 
 
