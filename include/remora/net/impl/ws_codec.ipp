@@ -150,8 +150,13 @@ REMORA_DECL std::string ws_codec::frame(opcode op, std::string_view payload) con
     for (int i = 7; i >= 0; --i) f.push_back(char((std::uint64_t(n) >> (8 * i)) & 0xFF));
   }
   if (server_) return f.append(payload);
-  thread_local std::mt19937 rng{std::random_device{}()};
-  std::uint32_t k = rng();
+  // Masking keys need not be secret, only unpredictable to a script on the page (RFC 6455
+  // 10.3): xorshift64* seeded per thread from the system's entropy.
+  thread_local std::uint64_t x = (std::uint64_t(std::random_device{}()) << 32) | std::random_device{}() | 1;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  auto k = std::uint32_t((x * 0x2545F4914F6CDD1DULL) >> 32);
   char key[4] = {char(k >> 24), char(k >> 16), char(k >> 8), char(k)};
   f.append(key, 4);
   std::size_t at = f.size();
