@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(g++ clang libclang-rt-14-dev meson ninja-build pkg-config ccache
       liblua5.4-dev libboost1.81-dev doctest-dev zlib1g-dev libzstd-dev libsqlite3-dev
       libbotan-2-dev lua-lpeg-dev
-      curl python3 python3-websockets zip unzip zstd binutils openssl sslscan)
+      curl python3 python3-websockets python3-pyflakes zip unzip zstd binutils openssl sslscan)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,7 +8,6 @@ Standard library only; every wait is bounded.
 import http.client
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess

@@ -3,10 +3,8 @@ abandoned connections, the connection limit. After each, the server must still a
 import os
 import socket
 import struct
-import tempfile
 import threading
 import time
-import unittest
 
 import harness
 from harness import NOT_FOUND_BODY, Server, ServerTestCase, SharedServerTestCase, write_file

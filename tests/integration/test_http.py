@@ -2,10 +2,8 @@
 request bodies, common headers, IPv4/IPv6 listeners, signals."""
 import signal
 import socket
-import tempfile
 import threading
 import time
-import unittest
 
 import harness
 from harness import NOT_FOUND_BODY, Server, ServerTestCase, SharedServerTestCase, write_file

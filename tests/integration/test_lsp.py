@@ -2,7 +2,6 @@
 """Lua Server Pages over loopback: the page model (cmdEnv, page table, app, io), the
 request/response methods, errors, include/forward, streaming, sleeping and preempted pages,
 recompilation, sessions and cookies, and bad input."""
-import http.client
 import json
 import os
 import re

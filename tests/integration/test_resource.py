@@ -3,11 +3,10 @@
 embedded copy), what a candidate must hold, and /rtl/ serving its public files."""
 import os
 import shutil
-import subprocess
 import zipfile
 
 import harness
-from harness import ServerTestCase, main, resource_core, write_file, free_port
+from harness import ServerTestCase, main, resource_core, write_file
 
 BUILT = os.path.join(os.path.dirname(harness.REMORA), "remora.zip")
 

@@ -2,12 +2,10 @@
 validators and conditional requests, byte ranges, large files, mount priorities."""
 import hashlib
 import os
-import tempfile
 import time
-import unittest
 
 import harness
-from harness import NOT_FOUND_BODY, Server, ServerTestCase, SharedServerTestCase, write_file
+from harness import NOT_FOUND_BODY, Server, SharedServerTestCase, write_file
 
 BIG = os.urandom(5 * 1024 * 1024 + 123)
 MID = os.urandom(100 * 1024)

@@ -2,11 +2,10 @@
 within a thread object, errors, SQLite connections used from several jobs at once, and stops
 with jobs idle or still running. The single-thread edition's loop jobs too (REMORA_MINIMAL)."""
 import os
-import subprocess
 import time
 import unittest
 
-from harness import WAIT, Server, ServerTestCase, SharedServerTestCase, free_port, main, run_remora, write_file
+from harness import Server, ServerTestCase, SharedServerTestCase, main, run_remora, write_file
 
 PAGES = {
     "start.lsp": """<?lsp

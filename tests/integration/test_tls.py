@@ -16,7 +16,7 @@ import time
 import unittest
 
 from harness import (CURL, WAIT, ServerTestCase, SharedServerTestCase, free_port, main, run_remora,
-                     write_conf, write_file)
+                     write_file)
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 

@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """Apps deployed as ZIP files: stored, deflated (gzip pass-through) and broken archives."""
 import gzip
-import io
 import os
 import zipfile
 
