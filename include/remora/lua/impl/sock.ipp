@@ -651,7 +651,7 @@ inline int sock_write(lua_State* L) {
     if (i <= j) data.assign(p + i - 1, std::size_t(j - i + 1));
   }
   if (st.closed) return fail(L, "socketclosed");
-  if (st.failed) return fail(L, st.error.empty() ? "socketclosed" : "socketclosed");
+  if (st.failed) return fail(L, "socketclosed");  // (st.error belongs to the loop thread)
   auto self = st.shared_from_this();
   std::size_t n = data.size();
   if (st.queued > 0 && st.queued + n > st.queue_limit) {
@@ -1177,7 +1177,12 @@ inline int ba_sock2req(lua_State* L) {
     self->on_drained = [me, f, data] {  // what Lua wrote goes out first
       if (!me->s || me->rd.busy) return me->hard_close();
       me->s->prefix.insert(0, data);
-      if (!f->serve(std::move(me->s))) me->fail("socketclosed");
+      std::unique_ptr<net::stream> stream;
+      {
+        std::lock_guard lock(me->m);  // peername() and friends look at `s` under it
+        stream = std::move(me->s);
+      }
+      if (!f->serve(std::move(stream))) me->fail("socketclosed");
     };
     self->pump();
   });
