@@ -6,6 +6,7 @@ import os
 import socket
 import struct
 import threading
+import time
 
 from harness import edition, SharedServerTestCase, Server, ServerTestCase, free_port, main, make_cert, tls_listener, write_file
 
@@ -128,6 +129,13 @@ local t = ba.clock()
 print(h:request{url = "http://127.0.0.1:" .. request:data("port") .. "/slow.lsp"})
 print(ba.clock() - t < 1200)
 ?>""",
+    "connto.lsp": """<?lsp
+local h = require"httpc".create()
+h:timeout(400)
+local t = ba.clock()
+print(h:request{url = "http://127.0.0.1:" .. request:data("p") .. "/"})
+print(ba.clock() - t < 3000)
+?>""",
     "errors.lsp": """<?lsp
 local h = require"httpc".create()
 print(h:request{url = "http://127.0.0.1:" .. request:data("closed") .. "/"})
@@ -226,6 +234,27 @@ class HttpClientTest(SharedServerTestCase):
 
     def test_timeout(self):
         self.assertEqual(self.page("timeout.lsp"), ["nil\ttimeout", "true"])
+        self.assertHealthy(self.srv)
+
+    def test_connect_timeout(self):
+        # a listener whose accept queue is full drops new SYNs: connecting hangs
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(0)
+        port = ls.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(4):
+                c = socket.socket()
+                c.setblocking(False)
+                c.connect_ex(("127.0.0.1", port))
+                fillers.append(c)
+            time.sleep(0.2)
+            self.assertEqual(self.page("connto.lsp", p=port), ["nil\ttimeout", "true"])
+        finally:
+            for c in fillers:
+                c.close()
+            ls.close()
         self.assertHealthy(self.srv)
 
     def test_errors(self):
