@@ -1,10 +1,17 @@
-// Socket objects of ba.socket: TCP (plain or TLS), WebSocket and listening sockets, and
+// Socket objects of ba.socket: TCP (plain or TLS), WebSocket, UDP and listening sockets, and
 // cosockets (socket:event / ba.socket.event). See socket_lib.hpp for the Lua interface.
 //
 // Each socket's I/O state lives on its stream's executor (one loop thread): Lua calls, made
-// from any thread under the VM lock, post their work there. Until a socket is attached to its
-// stream (req2sock hands the connection over after the page yields or ends; a WebSocket after
-// its 101 has gone out) that work is queued.
+// from any thread under the VM lock, run their work there (in place when they already are on
+// it, else posted; resuming a coroutine is always posted). Until a socket is attached to its
+// stream (req2sock hands the connection over once the page waits or ends) that work is
+// queued; a WebSocket's 101 is the first thing it writes.
+//
+// A WebSocket reads with net::ws_codec: it waits for readability, reads what is there into a
+// per-thread buffer (TLS: a buffer of its own for that read), feeds the codec, answers pings,
+// and delivers one message per Lua read (the bytes after it wait in pending_in). Writes are
+// whole frames built by the Lua call. Closing: our close frame after what is queued, then
+// half-close and a short linger for the peer's, then the socket closes.
 #pragma once
 #include <remora/http/util.hpp>
 #include <remora/lsp/pages.hpp>
