@@ -24,10 +24,22 @@
 
 struct lua_State;
 
+namespace remora::tls {
+struct peer_info;
+}
+
 namespace remora::lua {
 
 // Installs the functions above into the `ba` table at the top of the stack.
 void open_net_lib(lua_State* L);
+
+// What request, socket and HTTP client objects answer about a TLS peer (`p` nullptr: a plain
+// connection). certificate() -> ba.parsecert's table of the peer's certificate (its DER where
+// there is no ba.parsecert), trusted | nothing; cipher() -> suite, version | nothing;
+// trusted() -> ok, why | nil, "sslnotenabled".
+int push_peer_certificate(lua_State* L, const tls::peer_info* p);
+int push_peer_cipher(lua_State* L, const tls::peer_info* p);
+int push_peer_trusted(lua_State* L, const tls::peer_info* p);
 
 }  // namespace remora::lua
 

@@ -111,6 +111,9 @@ class context {
 class client_context {
  public:
   explicit client_context(bool system_store = true);
+  // The one context that trusts Debian's CA bundle and nothing else (read once, shared by
+  // ba.sharkclient, the HTTP client and the net IO).
+  static std::shared_ptr<client_context> system();
   bool add_trusted(std::string_view pem, std::string& err);
   void add_store(const certstore& cs);  // trusts every certificate of `cs`
   // A client session for `host` (SNI and the name checked); its ClientHello is in output().

@@ -1,6 +1,7 @@
 #pragma once
 // The request/response object's methods (one object, as in Mako). Included by pages.ipp.
 #include <remora/lua/json.hpp>
+#include <remora/lua/net_lib.hpp>
 #include <remora/tls/session.hpp>
 
 #include <zlib.h>
@@ -900,31 +901,10 @@ inline int x_close(lua_State* L) {  // __close and __gc: finalize and send
 // certificate() -> cert, trusted: the client's certificate (ba.parsecert's table where that
 // exists, else its DER) and whether it verified against the certificate store; nothing on a
 // plain connection or when the client sent none.
-inline int r_certificate(lua_State* L) {
-  auto* t = live_call(L).req->tls;
-  if (!t || t->chain.empty()) return 0;
-  const std::string& der = t->chain.front();
-  lua_getglobal(L, "ba");
-  if (lua_getfield(L, -1, "parsecert") == LUA_TFUNCTION) {
-    lua_pushlstring(L, der.data(), der.size());
-    lua_call(L, 1, 1);
-  } else {
-    lua_pop(L, 1);
-    lua_pushlstring(L, der.data(), der.size());
-  }
-  lua_remove(L, -2);
-  lua_pushboolean(L, t->trusted);
-  return 2;
-}
+inline int r_certificate(lua_State* L) { return lua::push_peer_certificate(L, live_call(L).req->tls); }
 
 // cipher() -> suite, version ("ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS v1.2")
-inline int r_cipher(lua_State* L) {
-  auto* t = live_call(L).req->tls;
-  if (!t) return 0;
-  push_sv(L, t->cipher);
-  push_sv(L, t->version);
-  return 2;
-}
+inline int r_cipher(lua_State* L) { return lua::push_peer_cipher(L, live_call(L).req->tls); }
 
 // clientcert(): Mako asks for a certificate by renegotiating; Remora never renegotiates and asks
 // during the handshake instead (when a certstore is configured or servcon:clientcert(true)).

@@ -173,11 +173,7 @@ struct state : std::enable_shared_from_this<state> {
 
   void start_tls(const url_parts& u, done_fn done) {
 #if REMORA_TLS_BOTAN
-    std::shared_ptr<tls::client_context> ctx = std::static_pointer_cast<tls::client_context>(shark);
-    if (!ctx) {
-      static auto system = std::make_shared<tls::client_context>(true);
-      ctx = system;
-    }
+    auto ctx = shark ? std::static_pointer_cast<tls::client_context>(shark) : tls::client_context::system();
     arm();
     bool ok = s->start_tls(ctx->connect(u.host, u.port, {"http/1.1"}), [self = shared_from_this(), done](net::error_code ec) {
       self->disarm();
@@ -445,15 +441,6 @@ inline int create(lua_State* L) {
   }
   push_object<ud>(L, tname, std::move(st));
   return 1;
-}
-
-inline pusher ok_or(std::string err) {
-  if (err.empty())
-    return [](lua_State* L) {
-      lua_pushboolean(L, 1);
-      return 1;
-    };
-  return [err](lua_State* L) { return fail(L, err.c_str()); };
 }
 
 inline bool body_method(std::string_view m) { return m == "POST" || m == "PUT" || m == "PATCH"; }
@@ -849,43 +836,14 @@ inline int close(lua_State* L) {
 inline int names(lua_State* L, bool peer) {
   auto& st = check(L);
   if (!st.have_names) return fail(L, "notcon");
-  const auto& e = peer ? st.remote : st.local;
-  lua_pushstring(L, e.ip.c_str());
-  lua_pushinteger(L, e.port);
-  lua_pushboolean(L, e.v6);
-  return 3;
+  return push_endpoint(L, peer ? st.remote : st.local);
 }
 inline int peername(lua_State* L) { return names(L, true); }
 inline int sockname(lua_State* L) { return names(L, false); }
 
-inline const tls::peer_info* peer_of(state& st) { return st.peer.get(); }
-
-inline int cipher(lua_State* L) {
-  auto* p = peer_of(check(L));
-  if (!p) return 0;
-  lua_pushstring(L, p->cipher.c_str());
-  lua_pushstring(L, p->version.c_str());
-  return 2;
-}
-
-inline int trusted(lua_State* L) {
-  auto* p = peer_of(check(L));
-  if (!p) return fail(L, "sslnotenabled");
-  lua_pushboolean(L, p->trusted);
-  lua_pushstring(L, p->trusted ? "valid" : (p->trust_error.empty() ? "untrusted" : p->trust_error.c_str()));
-  return 2;
-}
-
-inline int certificate(lua_State* L) {
-  auto* p = peer_of(check(L));
-  if (!p || p->chain.empty()) return 0;
-  lua_getglobal(L, "ba");
-  lua_getfield(L, -1, "parsecert");
-  lua_pushlstring(L, p->chain.front().data(), p->chain.front().size());
-  lua_call(L, 1, 1);
-  lua_pushboolean(L, p->trusted);
-  return 2;
-}
+inline int cipher(lua_State* L) { return push_peer_cipher(L, check(L).peer.get()); }
+inline int trusted(lua_State* L) { return push_peer_trusted(L, check(L).peer.get()); }
+inline int certificate(lua_State* L) { return push_peer_certificate(L, check(L).peer.get()); }
 
 inline int url(lua_State* L) {
   auto& st = check(L);

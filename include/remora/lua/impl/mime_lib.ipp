@@ -1,4 +1,5 @@
 #pragma once
+#include <remora/lua/impl/ba_core.ipp>  // b64_encode
 #include <remora/lua/mime_lib.hpp>
 
 #include <cstddef>
@@ -12,7 +13,6 @@ namespace remora::lua {
 
 namespace detail::mime_core {
 
-inline constexpr char b64_digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 inline constexpr char hex_digits[] = "0123456789ABCDEF";
 inline constexpr std::string_view crlf = "\r\n";
 inline constexpr std::string_view soft_break = "=\r\n";
@@ -38,21 +38,9 @@ inline int hex_value(unsigned char c) {
 // Encodes the whole 3-byte groups of `in` (with `last`, the 1 or 2 bytes after them too,
 // padded); returns how many bytes were used.
 inline std::size_t b64_encode(std::string_view in, bool last, std::string& out) {
-  std::size_t whole = in.size() - in.size() % 3;
-  out.reserve(out.size() + (in.size() + 2) / 3 * 4);
-  auto byte = [&](std::size_t i) { return static_cast<unsigned>(static_cast<unsigned char>(in[i])); };
-  for (std::size_t i = 0; i < whole; i += 3) {
-    unsigned v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    for (int shift = 18; shift >= 0; shift -= 6) out += b64_digits[(v >> shift) & 63];
-  }
-  if (!last || whole == in.size()) return whole;
-  std::size_t left = in.size() - whole;  // 1 or 2
-  unsigned v = byte(whole) << 16 | (left == 2 ? byte(whole + 1) << 8 : 0u);
-  out += b64_digits[(v >> 18) & 63];
-  out += b64_digits[(v >> 12) & 63];
-  out += left == 2 ? b64_digits[(v >> 6) & 63] : '=';
-  out += '=';
-  return in.size();
+  std::size_t used = last ? in.size() : in.size() - in.size() % 3;
+  out += lua::detail::b64_encode(in.substr(0, used), false);  // ba.b64encode's encoder
+  return used;
 }
 
 // Decodes every complete group of four significant characters (Base64 digits and '='; the

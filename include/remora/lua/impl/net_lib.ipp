@@ -4,10 +4,8 @@
 #include <remora/lua/io_lib.hpp>
 #include <remora/lua/net_lib.hpp>
 #include <remora/lua/impl/ba_core.ipp>  // b64_encode
+#include <remora/tls/session.hpp>
 #include <remora/vfs/net_io.hpp>
-#if REMORA_TLS_BOTAN
-#  include <remora/tls/session.hpp>
-#endif
 
 #include <cerrno>
 #include <cstring>
@@ -273,8 +271,7 @@ inline int create_sharkssl(lua_State* L) {
 
 // ba.sharkclient() -> sharkssl: the client context that trusts Debian's CA bundle (made once).
 inline int sharkclient(lua_State* L) {
-  static auto shared = std::make_shared<tls::client_context>(true);
-  push_object<sharkssl_ud>(L, sharkssl_tname, sharkssl_ud{nullptr, shared});
+  push_object<sharkssl_ud>(L, sharkssl_tname, sharkssl_ud{nullptr, tls::client_context::system()});
   return 1;
 }
 
@@ -398,6 +395,36 @@ inline void set_create(lua_State* L, const char* name, lua_CFunction f) {
 }
 
 }  // namespace detail
+
+REMORA_DECL int push_peer_certificate(lua_State* L, const tls::peer_info* p) {
+  if (!p || p->chain.empty()) return 0;
+  const std::string& der = p->chain.front();
+  lua_getglobal(L, "ba");
+  if (lua_getfield(L, -1, "parsecert") == LUA_TFUNCTION) {
+    lua_pushlstring(L, der.data(), der.size());
+    lua_call(L, 1, 1);
+  } else {
+    lua_pop(L, 1);
+    lua_pushlstring(L, der.data(), der.size());
+  }
+  lua_remove(L, -2);
+  lua_pushboolean(L, p->trusted);
+  return 2;
+}
+
+REMORA_DECL int push_peer_cipher(lua_State* L, const tls::peer_info* p) {
+  if (!p) return 0;
+  lua_pushlstring(L, p->cipher.data(), p->cipher.size());
+  lua_pushlstring(L, p->version.data(), p->version.size());
+  return 2;
+}
+
+REMORA_DECL int push_peer_trusted(lua_State* L, const tls::peer_info* p) {
+  if (!p) return fail(L, "sslnotenabled");
+  lua_pushboolean(L, p->trusted);
+  lua_pushstring(L, p->trusted ? "valid" : (p->trust_error.empty() ? "untrusted" : p->trust_error.c_str()));
+  return 2;
+}
 
 REMORA_DECL void open_net_lib(lua_State* L) {
   using namespace detail;

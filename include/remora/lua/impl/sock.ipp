@@ -50,6 +50,15 @@ inline pusher fail_with(std::string err) {
   return [err = std::move(err)](lua_State* L) { return fail(L, err.c_str()); };
 }
 
+// true, or `nil, err` when err is set.
+inline pusher ok_or(std::string err) {
+  if (!err.empty()) return fail_with(std::move(err));
+  return [](lua_State* L) {
+    lua_pushboolean(L, 1);
+    return 1;
+  };
+}
+
 struct cosocket;
 
 struct sock_state : std::enable_shared_from_this<sock_state> {
@@ -679,10 +688,7 @@ inline int sock_write(lua_State* L) {
           if (self->failed || self->closing) return done(fail_with(self->failed ? self->error : "socketclosed"));
           self->queued += shared->size();
           self->enqueue(std::move(*shared), text);
-          done([](lua_State* L2) {
-            lua_pushboolean(L2, 1);
-            return 1;
-          });
+          done(ok_or(""));
         };
         if (self->failed || self->queued < self->queue_limit) return go(nullptr);
         self->space_waiters.push_back(go);
@@ -904,38 +910,14 @@ inline const tls::peer_info* tls_of([[maybe_unused]] sock_state& st) {
 #endif
 }
 
-inline int sock_cipher(lua_State* L) {
-  auto* p = tls_of(check_sock(L));
-  if (!p) return 0;
-  lua_pushstring(L, p->cipher.c_str());
-  lua_pushstring(L, p->version.c_str());
-  return 2;
-}
+inline int sock_cipher(lua_State* L) { return push_peer_cipher(L, tls_of(check_sock(L))); }
+inline int sock_trusted(lua_State* L) { return push_peer_trusted(L, tls_of(check_sock(L))); }
+inline int sock_certificate(lua_State* L) { return push_peer_certificate(L, tls_of(check_sock(L))); }
 
 inline int sock_isresumed(lua_State* L) {
   auto* p = tls_of(check_sock(L));
   lua_pushboolean(L, p && p->resumed);
   return 1;
-}
-
-inline int sock_trusted(lua_State* L) {
-  auto* p = tls_of(check_sock(L));
-  if (!p) return fail(L, "sslnotenabled");
-  lua_pushboolean(L, p->trusted);
-  lua_pushstring(L, p->trusted ? "valid" : (p->trust_error.empty() ? "untrusted" : p->trust_error.c_str()));
-  return 2;
-}
-
-inline int sock_certificate(lua_State* L) {
-  auto* p = tls_of(check_sock(L));
-  if (!p || p->chain.empty()) return 0;
-  // ba.parsecert's table for the peer's certificate
-  lua_getglobal(L, "ba");
-  lua_getfield(L, -1, "parsecert");
-  lua_pushlstring(L, p->chain.front().data(), p->chain.front().size());
-  lua_call(L, 1, 1);
-  lua_pushboolean(L, p->trusted);
-  return 2;
 }
 
 inline int sock_tostring(lua_State* L) {
@@ -948,12 +930,6 @@ inline int sock_tostring(lua_State* L) {
 
 // ---- ba.socket functions -------------------------------------------------------------------
 
-inline std::string header_token_lc(std::string_view v) {
-  std::string s(v);
-  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // req2sock(request [, op]): op a string: the WebSocket subprotocol to answer with; true: the
 // raw connection even for a WebSocket request.
 inline int ba_req2sock(lua_State* L) {
@@ -962,8 +938,7 @@ inline int ba_req2sock(lua_State* L) {
   if (!req) return fail(L, "invalidparam");
   bool raw = lua_isboolean(L, 2) && lua_toboolean(L, 2);
   std::string subprotocol = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
-  bool is_ws = !raw && header_token_lc(req->header("Upgrade")).find("websocket") != std::string::npos &&
-               req->has_header("Sec-WebSocket-Key");
+  bool is_ws = !raw && http::has_token(req->header("Upgrade"), "websocket") && req->has_header("Sec-WebSocket-Key");
   auto st = std::make_shared<sock_state>(&h, is_ws ? sock_state::kind::ws : sock_state::kind::tcp);
   std::function<void(std::unique_ptr<net::stream>)> attach;
   if (is_ws) {

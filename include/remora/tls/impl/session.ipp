@@ -428,6 +428,11 @@ REMORA_DECL client_context::client_context(bool system_store) : p_(std::make_sha
   }
 }
 
+REMORA_DECL std::shared_ptr<client_context> client_context::system() {
+  static const auto shared = std::make_shared<client_context>(true);
+  return shared;
+}
+
 REMORA_DECL bool client_context::add_trusted(std::string_view text, std::string& err) {
   return detail::add_certs(p_->extra, text, err) > 0;
 }

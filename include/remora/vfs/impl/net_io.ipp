@@ -360,11 +360,7 @@ struct net_io::client {
     detail::nio::socket_of(*conn).set_option(tcp::no_delay(true), ec);
 #if REMORA_TLS_BOTAN
     if (u.tls) {
-      std::shared_ptr<tls::client_context> ctx = std::static_pointer_cast<tls::client_context>(o.tls);
-      if (!ctx) {
-        static auto system = std::make_shared<tls::client_context>(true);
-        ctx = system;
-      }
+      auto ctx = o.tls ? std::static_pointer_cast<tls::client_context>(o.tls) : tls::client_context::system();
       conn->secure(ctx->connect(u.host, u.port, {"http/1.1"}));
       ec = wait([&](auto h) { conn->async_handshake(std::move(h)); });
       if (ec || !conn->tls() || !conn->tls()->established()) return timed_out ? "timeout" : "sslhandshake";
