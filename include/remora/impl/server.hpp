@@ -83,8 +83,7 @@ class connection final : public conn_base, public std::enable_shared_from_this<c
       beast::error_code ec;
       auto r = sock_.remote_endpoint(ec);
       if (!ec) {
-        auto a = r.address();
-        peer_ip_ = (a.is_v6() && a.to_v6().is_v4_mapped() ? asio::ip::address(asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6())) : a).to_string();
+        peer_ip_ = net::info_of(r.address(), r.port()).ip;
         peer_port_ = r.port();
       }
       auto l = sock_.local_endpoint(ec);
@@ -594,18 +593,25 @@ class net_factory final : public net::factory {
 
   net::executor pick_executor() override { return pick(); }
 
-  void connect(const std::string& host, std::uint16_t port, const std::string& intf,
+  void connect(const std::string& host, std::uint16_t port, const std::string& intf, unsigned timeout_ms,
                std::function<void(std::string, std::unique_ptr<net::stream>)> done) override {
-    auto ex = pick();
-    auto resolver = std::make_shared<tcp::resolver>(ex);
-    resolver->async_resolve(host, std::to_string(port), tcp::resolver::numeric_service,
-                            [resolver, ex, intf, done = std::move(done)](beast::error_code ec,
-                                                                         tcp::resolver::results_type r) mutable {
-                              if (ec || r.empty()) return done("cannotresolve", nullptr);
-                              auto eps = std::make_shared<std::vector<tcp::endpoint>>();
-                              for (auto& e : r) eps->push_back(e.endpoint());
-                              try_next(std::make_shared<socket_type>(ex), std::move(eps), 0, intf, std::move(done), "cannotconnect");
-                            });
+    auto a = std::make_shared<attempt>(pick(), intf, std::move(done));
+    if (timeout_ms) {  // resolving and every address tried, all within it
+      a->timer.expires_after(std::chrono::milliseconds(timeout_ms));
+      a->timer.async_wait([a](beast::error_code ec) {
+        if (ec) return;
+        a->timed_out = true;
+        a->resolver.cancel();
+        beast::error_code ignored;
+        a->sock.close(ignored);
+      });
+    }
+    a->resolver.async_resolve(host, std::to_string(port), tcp::resolver::numeric_service,
+                              [a](beast::error_code ec, tcp::resolver::results_type r) {
+                                if (ec || r.empty()) return a->finish(a->timed_out ? "timeout" : "cannotresolve");
+                                for (auto& e : r) a->eps.push_back(e.endpoint());
+                                try_next(a, 0, "cannotconnect");
+                              });
   }
 
   std::unique_ptr<net::acceptor> bind(const std::string& intf, std::uint16_t port, bool v6,
@@ -704,11 +710,8 @@ class net_factory final : public net::factory {
     bool endpoint(net::endpoint_info& out) const override {
       beast::error_code ec;
       auto ep = a.local_endpoint(ec);
-      if (ec) return false;
-      out.ip = ep.address().to_string();
-      out.port = ep.port();
-      out.v6 = ep.address().is_v6();
-      return true;
+      if (!ec) out = net::info_of(ep.address(), ep.port());
+      return !ec;
     }
 
    private:
@@ -728,13 +731,7 @@ class net_factory final : public net::factory {
     net::executor get_executor() override { return s.get_executor(); }
     void async_receive(asio::mutable_buffer b, std::function<void(net::error_code, std::size_t, net::endpoint_info)> h) override {
       s.async_receive_from(b, from_, [this, h = std::move(h)](beast::error_code ec, std::size_t n) {
-        net::endpoint_info e;
-        auto a = from_.address();
-        if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
-        e.ip = a.to_string();
-        e.port = from_.port();
-        e.v6 = a.is_v6();
-        h(ec, n, std::move(e));
+        h(ec, n, net::info_of(from_.address(), from_.port()));
       });
     }
     void async_send(asio::const_buffer b, const std::string& ip, std::uint16_t port, std::function<void(net::error_code)> h) override {
@@ -766,26 +763,44 @@ class net_factory final : public net::factory {
     return P::thread::make_executor(workers_[i]->get_executor());
   }
 
-  static void try_next(std::shared_ptr<socket_type> sock, std::shared_ptr<std::vector<tcp::endpoint>> eps, std::size_t i,
-                       std::string intf, std::function<void(std::string, std::unique_ptr<net::stream>)> done,
-                       std::string last_error) {
-    if (i >= eps->size()) return done(last_error, nullptr);
-    auto ep = (*eps)[i];
-    beast::error_code ec;
-    sock->close(ec);
-    sock->open(ep.protocol(), ec);
-    if (!ec && !intf.empty()) {
-      auto a = asio::ip::make_address(intf, ec);
-      if (!ec && a.is_v6() != ep.address().is_v6()) return try_next(sock, eps, i + 1, intf, std::move(done), last_error);
-      if (!ec) sock->bind(tcp::endpoint(a, 0), ec);
-      if (ec) return try_next(sock, eps, i + 1, intf, std::move(done), "bind");
+  // One connect(): its handlers all run on the socket's executor.
+  struct attempt {
+    attempt(executor_type ex, std::string i, std::function<void(std::string, std::unique_ptr<net::stream>)> d)
+        : resolver(ex), sock(ex), timer(ex), intf(std::move(i)), done(std::move(d)) {}
+    tcp::resolver resolver;
+    socket_type sock;
+    asio::steady_timer timer;
+    std::string intf;
+    std::vector<tcp::endpoint> eps;
+    bool timed_out = false;
+    std::function<void(std::string, std::unique_ptr<net::stream>)> done;
+
+    void finish(std::string err, std::unique_ptr<net::stream> s = nullptr) {
+      timer.cancel();
+      done(std::move(err), std::move(s));
     }
-    if (ec) return try_next(sock, eps, i + 1, intf, std::move(done), "cannotconnect");
-    sock->async_connect(ep, [sock, eps, i, intf, done = std::move(done)](beast::error_code e) mutable {
-      if (e) return try_next(sock, eps, i + 1, intf, std::move(done), "cannotconnect");
+  };
+
+  static void try_next(std::shared_ptr<attempt> a, std::size_t i, std::string last_error) {
+    if (a->timed_out) return a->finish("timeout");
+    if (i >= a->eps.size()) return a->finish(last_error);
+    auto ep = a->eps[i];
+    auto& sock = a->sock;
+    beast::error_code ec;
+    sock.close(ec);
+    sock.open(ep.protocol(), ec);
+    if (!ec && !a->intf.empty()) {
+      auto local = asio::ip::make_address(a->intf, ec);
+      if (!ec && local.is_v6() != ep.address().is_v6()) return try_next(a, i + 1, last_error);
+      if (!ec) sock.bind(tcp::endpoint(local, 0), ec);
+      if (ec) return try_next(a, i + 1, "bind");
+    }
+    if (ec) return try_next(a, i + 1, "cannotconnect");
+    sock.async_connect(ep, [a, i](beast::error_code e) {
+      if (e || a->timed_out) return try_next(a, i + 1, "cannotconnect");
       beast::error_code ignored;
-      sock->set_option(tcp::no_delay(true), ignored);
-      done("", std::make_unique<net::stream_impl<stream_type>>(stream_type(std::move(*sock))));
+      a->sock.set_option(tcp::no_delay(true), ignored);
+      a->finish("", std::make_unique<net::stream_impl<stream_type>>(stream_type(std::move(a->sock))));
     });
   }
 

@@ -114,8 +114,9 @@ class factory {
   // An executor for a new socket (one of the server's loops).
   virtual executor pick_executor() = 0;
   // Resolves `host` and connects (IPv4 or IPv6, first that answers); `intf` binds the local
-  // side first. Errors: the BAS names ("cannotresolve", "cannotconnect", "bind").
-  virtual void connect(const std::string& host, std::uint16_t port, const std::string& intf,
+  // side first; `timeout_ms` (0: none) bounds the whole. Errors: the BAS names
+  // ("cannotresolve", "cannotconnect", "bind", "timeout").
+  virtual void connect(const std::string& host, std::uint16_t port, const std::string& intf, unsigned timeout_ms,
                        std::function<void(std::string err, std::unique_ptr<stream>)> done) = 0;
   virtual std::unique_ptr<acceptor> bind(const std::string& intf, std::uint16_t port, bool v6,
                                          std::shared_ptr<tls::context> tls, std::string& err) = 0;

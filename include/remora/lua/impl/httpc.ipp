@@ -135,22 +135,7 @@ struct state : std::enable_shared_from_this<state> {
     std::string host = proxy.host.empty() ? u.host : proxy.host;
     std::uint16_t port = proxy.host.empty() ? u.port : proxy.port;
     auto self = shared_from_this();
-    // The timeout covers connecting too (an address that never answers): whichever comes first
-    // answers; a connection that arrives late is closed.
-    auto once = std::make_shared<std::atomic<bool>>(false);
-    std::shared_ptr<asio::steady_timer> timer;
-    if (timeout_ms) {
-      timer = std::make_shared<asio::steady_timer>(h->net->pick_executor(), std::chrono::milliseconds(timeout_ms));
-      timer->async_wait([once, done](net::error_code ec) {
-        if (!ec && !once->exchange(true)) done("timeout");
-      });
-    }
-    h->net->connect(host, port, intf, [self, u, key, tunnel, once, timer, done = std::move(done)](std::string err, std::unique_ptr<net::stream> st) {
-      if (once->exchange(true)) {
-        if (st) st->close();
-        return;
-      }
-      if (timer) timer->cancel();
+    h->net->connect(host, port, intf, timeout_ms, [self, u, key, tunnel, done = std::move(done)](std::string err, std::unique_ptr<net::stream> st) {
       if (!err.empty()) return done(err);
       self->s = std::move(st);
       self->conn_key = key;

@@ -88,7 +88,7 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
     std::unique_ptr<asio::steady_timer> timer;
     unsigned seq = 0;
   } rd;
-  std::string rbuf;
+  std::string rbuf;  // udp: the datagram being received
   struct out_item {
     std::string data;
     bool text = false;
@@ -124,20 +124,16 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
   // Runs `fn` on the executor (queued until attached).
   // Runs `fn` on the executor: right here when the caller is on it (a cosocket's Lua), else
   // posted; queued until attached. `fn` must not run Lua (resuming a coroutine is later()'s).
-  void run(std::function<void()> fn) {
-    std::unique_lock lock(m);
-    if (!attached) return pending.push_back(std::move(fn));
-    auto e = ex;
-    lock.unlock();
-    asio::dispatch(e, std::move(fn));
-  }
+  void run(std::function<void()> fn) { submit(std::move(fn), false); }
   // Like run(), but always posted (never inside the caller).
-  void later(std::function<void()> fn) {
+  void later(std::function<void()> fn) { submit(std::move(fn), true); }
+  void submit(std::function<void()> fn, bool post) {
     std::unique_lock lock(m);
     if (!attached) return pending.push_back(std::move(fn));
     auto e = ex;
     lock.unlock();
-    asio::post(e, std::move(fn));
+    if (post) asio::post(e, std::move(fn));
+    else asio::dispatch(e, std::move(fn));
   }
   // On the executor: the stream is ready; queued work runs now.
   void ready() {
@@ -198,7 +194,8 @@ struct sock_state : std::enable_shared_from_this<sock_state> {
   void start_read();
   void ws_next();
   void ws_feed(std::string_view data);
-  void ws_failed(const char* why);
+  void read_available(std::function<void(std::string_view)> got);
+  void read_failed(const char* why);
   void ws_closing(std::uint16_t code, const char* why);
 
   // ---- writes ----------------------------------------------------------------------------
@@ -355,11 +352,8 @@ inline void sock_state::start_read() {
   auto self = shared_from_this();
   if (k == kind::listener) {
     acc->async_accept([self](net::error_code ec, std::unique_ptr<net::stream> s) {
+      if (ec) return self->read_failed("socketclosed");
       self->rd.busy = false;
-      if (ec) {
-        self->fail("socketclosed");
-        return self->deliver(fail_with("socketclosed"));
-      }
       self->deliver(socket_of(self->h, std::move(s)));
     });
     return;
@@ -368,14 +362,10 @@ inline void sock_state::start_read() {
   if (dg) {  // UDP: a datagram and its sender
     rbuf.resize(65536);
     dg->async_receive(asio::buffer(rbuf), [self](net::error_code ec, std::size_t n, net::endpoint_info from) {
-      self->rd.busy = false;
-      if (ec) {
-        self->rbuf = std::string();
-        self->fail("socketclosed");
-        return self->deliver(fail_with(self->error));
-      }
-      auto data = std::make_shared<std::string>(self->rbuf.data(), n);
+      auto data = std::make_shared<std::string>(self->rbuf.data(), ec ? 0 : n);
       self->rbuf = std::string();
+      if (ec) return self->read_failed("socketclosed");
+      self->rd.busy = false;
       auto who = std::make_shared<net::endpoint_info>(std::move(from));
       self->deliver([data, who](lua_State* L) {
         lua_pushlstring(L, data->data(), data->size());
@@ -386,57 +376,54 @@ inline void sock_state::start_read() {
     });
     return;
   }
-  // TCP: wait until data is there, then read it: an idle socket holds no buffer.
-  s->async_wait_readable([self](net::error_code ec) {
-    if (ec) {
-      self->rd.busy = false;
-      self->fail("socketclosed");
-      return self->deliver(fail_with(self->error));
-    }
-    self->rbuf.resize(16 * 1024);
-    self->s->async_read_some(asio::buffer(self->rbuf), [self](net::error_code ec2, std::size_t n) {
-      self->rd.busy = false;
-      if (ec2 || n == 0) {
-        self->rbuf = std::string();
-        self->fail(ec2 == asio::error::eof || !ec2 ? "socketclosed" : "socketreadfailed");
-        return self->deliver(fail_with(self->error));
-      }
-      auto data = std::make_shared<std::string>(self->rbuf.data(), n);
-      self->rbuf = std::string();
-      self->deliver([data](lua_State* L) {
-        lua_pushlstring(L, data->data(), data->size());
-        return 1;
-      });
+  read_available([self](std::string_view got) {
+    self->rd.busy = false;
+    auto data = std::make_shared<std::string>(got);
+    self->deliver([data](lua_State* L) {
+      lua_pushlstring(L, data->data(), data->size());
+      return 1;
     });
   });
 }
 
+// Waits until the stream has data, then reads what is there: a plain stream into a per-thread
+// buffer, a TLS one into a buffer of its own for that read. An idle socket holds no buffer.
+// A failure ends the read (read_failed).
+inline void sock_state::read_available(std::function<void(std::string_view)> got) {
+  auto self = shared_from_this();
+  s->async_wait_readable([self, got = std::move(got)](net::error_code ec) mutable {
+    if (ec) return self->read_failed("socketclosed");
+    thread_local std::string scratch(64 * 1024, '\0');
+    net::error_code rec;
+    std::size_t n = self->s->try_read(scratch.data(), scratch.size(), rec);
+    if (rec == asio::error::operation_not_supported) {
+      auto buf = std::make_shared<std::string>(16 * 1024, '\0');
+      return self->s->async_read_some(asio::buffer(*buf), [self, buf, got = std::move(got)](net::error_code ec2, std::size_t len) {
+        if (ec2 || len == 0) return self->read_failed(ec2 == asio::error::eof || !ec2 ? "socketclosed" : "socketreadfailed");
+        got(std::string_view(buf->data(), len));
+      });
+    }
+    if (rec == asio::error::would_block) return self->read_available(std::move(got));
+    if (rec || n == 0) return self->read_failed("socketclosed");
+    got(std::string_view(scratch.data(), n));
+  });
+}
+
+inline void sock_state::read_failed(const char* why) {
+  rd.busy = false;
+  fail(why);
+  deliver(fail_with(error));
+}
+
 // ---- WebSocket reads ----------------------------------------------------------------------
-// rd.busy is set. Bytes left from an earlier read are fed first; then the socket is read once
-// it has data (an idle WebSocket waits holding no buffer).
+// rd.busy is set. Bytes left from an earlier read are fed first, then what the socket has.
 inline void sock_state::ws_next() {
   if (!pending_in.empty()) {
     std::string data = std::move(pending_in);
     pending_in.clear();
     return ws_feed(data);
   }
-  auto self = shared_from_this();
-  s->async_wait_readable([self](net::error_code ec) {
-    if (ec) return self->ws_failed("socketclosed");
-    thread_local std::string scratch(64 * 1024, '\0');
-    net::error_code rec;
-    std::size_t n = self->s->try_read(scratch.data(), scratch.size(), rec);
-    if (rec == asio::error::operation_not_supported) {  // TLS: decrypted into a buffer of ours
-      auto buf = std::make_shared<std::string>(16 * 1024, '\0');
-      return self->s->async_read_some(asio::buffer(*buf), [self, buf](net::error_code ec2, std::size_t got) {
-        if (ec2 || got == 0) return self->ws_failed(ec2 == asio::error::eof || !ec2 ? "socketclosed" : "socketreadfailed");
-        self->ws_feed(std::string_view(buf->data(), got));
-      });
-    }
-    if (rec == asio::error::would_block) return self->ws_next();
-    if (rec || n == 0) return self->ws_failed("socketclosed");
-    self->ws_feed(std::string_view(scratch.data(), n));
-  });
+  read_available([self = shared_from_this()](std::string_view data) { self->ws_feed(data); });
 }
 
 // The closing handshake: our close frame goes after what is queued, then the connection ends;
@@ -451,12 +438,6 @@ inline void sock_state::ws_closing(std::uint16_t code, const char* why) {
   }
   on_drained = [this] { linger(); };
   pump();
-  deliver(fail_with(error));
-}
-
-inline void sock_state::ws_failed(const char* why) {
-  rd.busy = false;
-  fail(why);
   deliver(fail_with(error));
 }
 
@@ -632,21 +613,17 @@ inline lua_Integer opt_ms(lua_State* L, int i) {
   return ms < 0 ? 0 : (ms > 0x7fffffff ? 0x7fffffff : ms);
 }
 
-inline int sock_read(lua_State* L) {
+// read([ms]) and accept([ms]): the socket's next arrival (data, or a connection).
+inline int next_arrival(lua_State* L, bool accept) {
   auto& st = check_sock(L);
-  if (st.k == sock_state::kind::listener) return luaL_error(L, "read: a listening socket (use accept)");
+  if ((st.k == sock_state::kind::listener) != accept)
+    return luaL_error(L, accept ? "accept: not a listening socket" : "read: a listening socket (use accept)");
   unsigned ms = unsigned(opt_ms(L, 2));
   auto self = st.shared_from_this();
   return await(L, [self, ms](completion done) { self->run([self, ms, done] { self->read(ms, done); }); });
 }
-
-inline int sock_accept(lua_State* L) {
-  auto& st = check_sock(L);
-  if (st.k != sock_state::kind::listener) return luaL_error(L, "accept: not a listening socket");
-  unsigned ms = unsigned(opt_ms(L, 2));
-  auto self = st.shared_from_this();
-  return await(L, [self, ms](completion done) { self->run([self, ms, done] { self->read(ms, done); }); });
-}
+inline int sock_read(lua_State* L) { return next_arrival(L, false); }
+inline int sock_accept(lua_State* L) { return next_arrival(L, true); }
 
 inline int sock_write(lua_State* L) {
   auto& st = check_sock(L);
@@ -1039,36 +1016,40 @@ inline int ba_connect(lua_State* L) {
   }
   auto* hp = &h;
   return await(L, [hp, name, port, intf, timeout, shark](completion done) {
-    auto once = std::make_shared<std::atomic<bool>>(false);
-    auto finish = [once, done](pusher p) {
-      if (!once->exchange(true)) done(std::move(p));
-    };
-    std::shared_ptr<asio::steady_timer> timer;
-    if (timeout) {
-      timer = std::make_shared<asio::steady_timer>(hp->net->pick_executor(), std::chrono::milliseconds(timeout));
-      timer->async_wait([finish](net::error_code ec) {
-        if (!ec) finish(fail_with("timeout"));
-      });
-    }
-    hp->net->connect(name, std::uint16_t(port), intf,
-                     [hp, name, port, shark, finish, timer](std::string err, std::unique_ptr<net::stream> s) {
-                       if (timer) timer->cancel();
-                       if (!err.empty()) return finish(fail_with(err));
+    auto start = std::chrono::steady_clock::now();
+    hp->net->connect(name, std::uint16_t(port), intf, timeout,
+                     [hp, name, port, shark, timeout, start, done](std::string err, std::unique_ptr<net::stream> s) {
+                       if (!err.empty()) return done(fail_with(err));
 #if REMORA_TLS_BOTAN
-                       if (shark) {
-                         auto client = std::static_pointer_cast<tls::client_context>(shark);
-                         auto session = client->connect(name, std::uint16_t(port));
+                       if (shark) {  // the handshake within what is left of the timeout
                          auto holder = std::make_shared<std::unique_ptr<net::stream>>(std::move(s));
                          auto* raw = holder->get();
-                         bool ok = raw->start_tls(std::move(session), [hp, holder, finish](net::error_code ec) {
-                           if (ec) return finish(fail_with("sslhandshake"));
-                           finish(socket_of(hp, std::move(*holder)));
-                         });
-                         if (!ok) finish(fail_with("sslhandshake"));
+                         auto timed_out = std::make_shared<bool>(false);
+                         std::shared_ptr<asio::steady_timer> timer;
+                         if (timeout) {
+                           auto left = std::chrono::milliseconds(timeout) -
+                                       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+                           timer = std::make_shared<asio::steady_timer>(raw->get_executor(), std::max(left, std::chrono::milliseconds(1)));
+                           timer->async_wait([holder, timed_out](net::error_code ec) {
+                             if (ec || !*holder) return;  // cancelled, or the socket already went to Lua
+                             *timed_out = true;
+                             (*holder)->close();
+                           });
+                         }
+                         auto client = std::static_pointer_cast<tls::client_context>(shark);
+                         bool ok = raw->start_tls(client->connect(name, std::uint16_t(port)),
+                                                  [hp, holder, timer, timed_out, done](net::error_code ec) {
+                                                    if (timer) timer->cancel();
+                                                    if (ec) return done(fail_with(*timed_out ? "timeout" : "sslhandshake"));
+                                                    done(socket_of(hp, std::move(*holder)));
+                                                  });
+                         if (!ok) done(fail_with("sslhandshake"));
                          return;
                        }
+#else
+                       (void)name, (void)port, (void)shark, (void)timeout, (void)start;
 #endif
-                       finish(socket_of(hp, std::move(s)));
+                       done(socket_of(hp, std::move(s)));
                      });
   });
 }

@@ -18,16 +18,18 @@
 
 namespace remora::net {
 
+// An address as Lua sees it: an IPv4-mapped IPv6 address as the IPv4 one.
+inline endpoint_info info_of(boost::asio::ip::address a, unsigned port) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) a = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6());
+  return endpoint_info{a.to_string(), port, a.is_v6()};
+}
+
 template<class Socket>
 inline bool endpoint_of(const Socket& s, bool peer, endpoint_info& out) {
   error_code ec;
   auto ep = peer ? s.remote_endpoint(ec) : s.local_endpoint(ec);
   if (ec) return false;
-  auto a = ep.address();
-  if (a.is_v6() && a.to_v6().is_v4_mapped()) a = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6());
-  out.ip = a.to_string();
-  out.port = ep.port();
-  out.v6 = a.is_v6();
+  out = info_of(ep.address(), ep.port());
   return true;
 }
 
